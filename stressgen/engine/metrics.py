@@ -1,0 +1,282 @@
+"""Counters and HDR latency histograms, kept where the data is born and merged by the parent.
+
+Everything here is plain data with ``merge``/``to_dict``/``from_dict``: a worker process
+publishes snapshots, the supervisor merges them, and reports of several runs merge the same
+way. :func:`classify_exception` turns transport errors into stable failure-reason names.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import aiohttp
+from hdrh.codec import HdrCookieException, HdrLengthException
+from hdrh.histogram import HdrHistogram
+
+from stressgen.errors import StressgenError
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour: longer than any timeout anyone sets
+SIGNIFICANT_DIGITS = 3
+DEFAULT_PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+MAX_SAMPLES_PER_REASON = 3
+MAX_SAMPLE_CHARS = 300
+
+
+class MetricsDecodeError(StressgenError, ValueError):
+    """A histogram blob or a counters mapping could not be read (corrupt or foreign)."""
+
+
+class LatencyHistogram:
+    """Latencies in microseconds, with one set of bounds everywhere (1 µs .. 1 h, 3 digits).
+
+    hdrh drops out-of-range values silently; here they are recorded at the nearest bound
+    (below 0: 0; above the top: the top, 3600 s rounded up to its bucket edge, ~4295 s) and
+    counted in ``clamped``. ``clamped`` is not part of the standard encoded form, so it
+    travels next to it in :meth:`to_dict`.
+    """
+
+    __slots__ = ("_hist", "_record_value", "_top", "clamped")
+
+    def __init__(self) -> None:
+        self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self._record_value = self._hist.record_value  # bound once: record() is the hot path
+        last = self._hist.get_value_from_index(self._hist.counts_len - 1)
+        self._top = int(self._hist.get_highest_equivalent_value(last))
+        self.clamped = 0
+
+    def record(self, us: int) -> None:
+        """Record one latency in whole microseconds."""
+        if not self._record_value(us):
+            self.clamped += 1
+            self._record_value(self._top if us > 0 else 0)
+
+    @property
+    def count(self) -> int:
+        """How many values were recorded (clamped ones included)."""
+        return int(self._hist.get_total_count())
+
+    @property
+    def memory_bytes(self) -> int:
+        """Size of the counts array (the bulk of the memory): 23,552 x 8 bytes = 184 KiB."""
+        return int(self._hist.counts_len * self._hist.word_size)
+
+    def reset(self) -> None:
+        """Forget every value (a fresh array: hdrh's own reset loops in Python)."""
+        self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self._record_value = self._hist.record_value
+        self.clamped = 0
+
+    def encode(self) -> str:
+        """The standard compressed base64 form (V2), readable by every HdrHistogram port."""
+        return str(self._hist.encode().decode("ascii"))
+
+    def merge_encoded(self, blob: str | bytes, clamped: int = 0) -> None:
+        """Add the values of an :meth:`encode`\\ d histogram (and its ``clamped`` count)."""
+        try:
+            self._hist.decode_and_add(blob)
+        except (
+            HdrCookieException,
+            HdrLengthException,
+            IndexError,
+            TypeError,
+            ValueError,
+            zlib.error,
+        ) as exc:
+            raise MetricsDecodeError(f"not a mergeable latency histogram: {exc!r}") from exc
+        self.clamped += clamped
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add every value of ``other`` (same bounds, so this is an array addition)."""
+        self._hist.add(other._hist)
+        self.clamped += other.clamped
+
+    def percentiles(self, points: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, float]:
+        """Milliseconds at ``p50``, ``p90``, ``p99``, ``p99.9`` and ``min``/``mean``/``max``,
+        plus ``count``; all zero when empty. HDR reports the upper edge of each value's bucket
+        (within 0.1% at 3 digits)."""
+        hist = self._hist
+        total = int(hist.get_total_count())
+        values = hist.get_percentile_to_value_dict(list(points)) if total else {}
+        out: dict[str, float] = {f"p{p:g}": values.get(p, 0) / 1000.0 for p in points}
+        out["min"] = hist.get_min_value() / 1000.0 if total else 0.0
+        out["mean"] = hist.get_mean_value() / 1000.0 if total else 0.0
+        out["max"] = hist.get_max_value() / 1000.0 if total else 0.0
+        out["count"] = total
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form: the encoded histogram and the clamped count."""
+        return {"hdr": self.encode(), "clamped": self.clamped}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LatencyHistogram:
+        """Rebuild from :meth:`to_dict`."""
+        hist = cls()
+        hdr, clamped = data.get("hdr"), data.get("clamped", 0)
+        if not isinstance(hdr, str) or not isinstance(clamped, int) or clamped < 0:
+            raise MetricsDecodeError(f"not a latency histogram mapping: {dict(data)!r:.200}")
+        hist.merge_encoded(hdr, clamped)
+        return hist
+
+
+def _add_counts(into: dict[Any, int], other: Mapping[Any, int]) -> None:
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + n
+
+
+@dataclass(slots=True)
+class ProfileCounters:
+    """Request outcomes of one profile (one worker's, or merged). Mutable: the hot path.
+
+    Invariant: ``requests_sent == requests_accepted + requests_failed + in_flight_at_stop``.
+    A request is accepted on a 2xx answer; any other status or an exception is a failure,
+    counted under a stable reason (``http_503``, ``timeout``...), with a few sample messages.
+    """
+
+    requests_sent: int = 0
+    requests_accepted: int = 0
+    requests_failed: int = 0
+    in_flight_at_stop: int = 0
+    alerts_sent: int = 0
+    alerts_accepted: int = 0
+    late_sends: int = 0
+    max_lateness_ms: float = 0.0
+    retries: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    failure_samples: dict[str, list[str]] = field(default_factory=dict)
+
+    def note_sent(self, alerts: int) -> None:
+        """A request carrying ``alerts`` alerts went out."""
+        self.requests_sent += 1
+        self.alerts_sent += alerts
+
+    def note_late(self, lateness_ms: float) -> None:
+        """A send went out ``lateness_ms`` after its due time (beyond the engine's slack)."""
+        self.late_sends += 1
+        self.max_lateness_ms = max(self.max_lateness_ms, lateness_ms)
+
+    def note_response(self, status: int, alerts: int, message: str = "") -> bool:
+        """Count an HTTP answer; return whether it was accepted (2xx)."""
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if 200 <= status < 300:
+            self.requests_accepted += 1
+            self.alerts_accepted += alerts
+            return True
+        self.note_failure(http_reason(status), message or f"HTTP {status}")
+        return False
+
+    def note_failure(self, reason: str, message: str = "") -> None:
+        """Count a failed request under ``reason``; keep ``message`` if it is a new sample."""
+        self.requests_failed += 1
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        self._sample(reason, message)
+
+    def _sample(self, reason: str, message: str) -> None:
+        samples = self.failure_samples.setdefault(reason, [])
+        message = message[:MAX_SAMPLE_CHARS]
+        if message and len(samples) < MAX_SAMPLES_PER_REASON and message not in samples:
+            samples.append(message)
+
+    def merge(self, other: ProfileCounters) -> None:
+        """Add ``other``'s counts into this one (samples stay capped per reason)."""
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.max_lateness_ms = max(self.max_lateness_ms, other.max_lateness_ms)
+        _add_counts(self.statuses, other.statuses)
+        _add_counts(self.failures, other.failures)
+        for reason, messages in other.failure_samples.items():
+            for message in messages:
+                self._sample(reason, message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (status codes become string keys)."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _SUMMED}
+        out["max_lateness_ms"] = self.max_lateness_ms
+        out["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
+        out["failures"] = dict(sorted(self.failures.items()))
+        out["failure_samples"] = {k: list(v) for k, v in sorted(self.failure_samples.items())}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProfileCounters:
+        """Rebuild from :meth:`to_dict`; missing keys count as zero."""
+        try:
+            sums: dict[str, Any] = {name: _count(data.get(name, 0)) for name in _SUMMED}
+            counters = cls(**sums)
+            counters.max_lateness_ms = float(data.get("max_lateness_ms", 0.0))
+            counters.statuses = {int(k): _count(v) for k, v in data.get("statuses", {}).items()}
+            counters.failures = {str(k): _count(v) for k, v in data.get("failures", {}).items()}
+            samples = data.get("failure_samples", {}).items()
+            counters.failure_samples = {str(k): [str(m) for m in v] for k, v in samples}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MetricsDecodeError(f"not a counters mapping: {exc}") from exc
+        return counters
+
+
+_SUMMED = (
+    "requests_sent",
+    "requests_accepted",
+    "requests_failed",
+    "in_flight_at_stop",
+    "alerts_sent",
+    "alerts_accepted",
+    "late_sends",
+    "retries",
+)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"{value!r} is not a count")
+
+
+_ERRNO_REASONS: Mapping[int, str] = MappingProxyType(
+    {
+        errno.ECONNREFUSED: "connection_refused",
+        errno.ECONNRESET: "connection_reset",
+        errno.ECONNABORTED: "connection_reset",
+        errno.EPIPE: "connection_reset",
+        errno.ETIMEDOUT: "timeout",
+        errno.EMFILE: "too_many_open_files",
+        errno.ENFILE: "too_many_open_files",
+        errno.EADDRNOTAVAIL: "address_unavailable",  # ephemeral ports exhausted
+        errno.EHOSTUNREACH: "unreachable",
+        errno.ENETUNREACH: "unreachable",
+    }
+)
+
+
+def classify_exception(exc: BaseException) -> str:
+    """A stable reason name for a failed request: ``timeout``, ``connection_refused``,
+    ``connection_reset``, ``server_disconnected``, ``dns``, ``ssl``, ``too_many_open_files``,
+    ``address_unavailable``, ``unreachable``, else ``other:<ExceptionClassName>``."""
+    if isinstance(exc, TimeoutError):  # asyncio's and aiohttp's timeouts included
+        return "timeout"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server_disconnected"
+    if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):  # before errno: SSL reuses it
+        return "ssl"
+    if isinstance(exc, socket.gaierror | aiohttp.ClientConnectorDNSError):
+        return "dns"
+    if isinstance(exc, aiohttp.ClientConnectorError) and exc.os_error is not exc:
+        inner = classify_exception(exc.os_error)
+        if not inner.startswith("other:"):
+            return inner
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno in _ERRNO_REASONS:
+        return _ERRNO_REASONS[exc.errno]
+    return f"other:{type(exc).__name__}"
+
+
+def http_reason(status: int) -> str:
+    """The failure reason for a non-2xx answer: ``http_500``, ``http_429``..."""
+    return f"http_{status}"
