@@ -228,6 +228,8 @@ def test_render_is_fast_enough() -> None:
             "  http://127.0.0.1:9000/apis/v1/kubescape.io ",
             f"http://127.0.0.1:9000{RUNTIME_ALERTS_PATH}",
         ),
+        ("http://127.0.0.1:8089", f"http://127.0.0.1:8089{RUNTIME_ALERTS_PATH}"),
+        ("http://127.0.0.1:8089/", f"http://127.0.0.1:8089{RUNTIME_ALERTS_PATH}"),
     ],
 )
 def test_alerts_url(base: str, url: str) -> None:

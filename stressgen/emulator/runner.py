@@ -52,14 +52,15 @@ def run_emulator(
     on_ready: Callable[[str], None] | None = None,
     run_for_s: float | None = None,
     out: TextIO | None = None,
+    stop_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
 ) -> dict[str, Any]:
-    """Serve in the foreground until SIGINT/SIGTERM; print and return the final counters."""
+    """Serve in the foreground until one of ``stop_signals``; print and return the counters."""
     out = out or sys.stdout
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in stop_signals:
             loop.add_signal_handler(sig, stop.set)
         return await serve(config, stop, on_ready=on_ready, run_for_s=run_for_s)
 
@@ -85,9 +86,18 @@ def reset_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def _child(config: EmulatorConfig, pipe: multiprocessing.connection.Connection) -> None:
-    """Entry point of the emulator's own process (spawned: builds everything itself)."""
+    """Entry point of the emulator's own process (spawned: builds everything itself).
+
+    Its parent decides when it stops (SIGTERM): a Ctrl-C at the terminal, which reaches the
+    whole process group, must not take the target away from a run that is still reporting.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        stats = run_emulator(config, on_ready=lambda url: pipe.send(("ready", url)))
+        stats = run_emulator(
+            config,
+            on_ready=lambda url: pipe.send(("ready", url)),
+            stop_signals=(signal.SIGTERM,),
+        )
     except StartupError as exc:
         pipe.send(("error", str(exc)))
         return

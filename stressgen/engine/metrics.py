@@ -149,6 +149,12 @@ class ProfileCounters:
     alerts_accepted: int = 0
     late_sends: int = 0
     max_lateness_ms: float = 0.0
+    last_send_s: float = 0.0
+    """When the last request went out, seconds from the run's start: with the sent count it
+    gives the rate actually achieved, which falls below target when sends lag."""
+    unsent: int = 0
+    """Sends the schedule asked for that never went out (a stop, or the sender fell too
+    far behind); not part of ``requests_sent``."""
     retries: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
@@ -191,6 +197,7 @@ class ProfileCounters:
         for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_lateness_ms = max(self.max_lateness_ms, other.max_lateness_ms)
+        self.last_send_s = max(self.last_send_s, other.last_send_s)
         _add_counts(self.statuses, other.statuses)
         _add_counts(self.failures, other.failures)
         for reason, messages in other.failure_samples.items():
@@ -201,6 +208,7 @@ class ProfileCounters:
         """JSON-able form (status codes become string keys)."""
         out: dict[str, Any] = {name: getattr(self, name) for name in _SUMMED}
         out["max_lateness_ms"] = self.max_lateness_ms
+        out["last_send_s"] = self.last_send_s
         out["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
         out["failures"] = dict(sorted(self.failures.items()))
         out["failure_samples"] = {k: list(v) for k, v in sorted(self.failure_samples.items())}
@@ -213,6 +221,7 @@ class ProfileCounters:
             sums: dict[str, Any] = {name: _count(data.get(name, 0)) for name in _SUMMED}
             counters = cls(**sums)
             counters.max_lateness_ms = float(data.get("max_lateness_ms", 0.0))
+            counters.last_send_s = float(data.get("last_send_s", 0.0))
             counters.statuses = {int(k): _count(v) for k, v in data.get("statuses", {}).items()}
             counters.failures = {str(k): _count(v) for k, v in data.get("failures", {}).items()}
             samples = data.get("failure_samples", {}).items()
@@ -231,6 +240,7 @@ _SUMMED = (
     "alerts_accepted",
     "late_sends",
     "retries",
+    "unsent",
 )
 
 

@@ -16,7 +16,8 @@ def alerts_url(base: str, field: str = "url") -> str:
 
     A trailing slash is dropped, then ``/v1/runtimealerts`` is appended unless the URL
     already ends with it: ``http://h:8089/apis/v1/kubescape.io/`` and
-    ``http://h:8089/apis/v1/kubescape.io/v1/runtimealerts`` both give the latter.
+    ``http://h:8089/apis/v1/kubescape.io/v1/runtimealerts`` both give the latter; a URL
+    with no path at all (``http://h:8089``) gets the whole synchronizer path.
     Raises :class:`~stressgen.errors.ConfigError` (naming ``field``) unless ``base`` is an
     http:// or https:// URL.
     """
@@ -31,4 +32,6 @@ def alerts_url(base: str, field: str = "url") -> str:
     url = url.rstrip("/")
     if url.endswith(ALERTS_SUFFIX):
         return url
+    if "/" not in url.partition("://")[2]:  # only scheme://host[:port]: the whole path
+        return url + RUNTIME_ALERTS_PATH
     return url + ALERTS_SUFFIX
