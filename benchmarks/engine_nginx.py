@@ -31,77 +31,35 @@ printed, then a Markdown summary to paste into ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import json
 import platform
-import re
-import resource
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from benchmarks import options
 from benchmarks._tools import (
+    CLIENT_CPU,
+    SERVER_CPU,
     ensure_debian_packages,
-    free_port,
     pinned,
     process_tree_cpu_seconds,
     spread,
 )
-from stressgen.payloads import RUNTIME_ALERTS_PATH, AlertTemplate, PayloadFactory
-
-SERVER_CPU = 0
-CLIENT_CPU = 1
-WARMUP_S = 1
-"""The ceiling is measured from this progress line on (connections open, caches warm)."""
-STOP_GRACE_S = 60.0
-"""How much longer than planned a stressgen run may take before it is killed."""
-NGINX_CONF = """\
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 100000000;
-    server {{
-        listen 127.0.0.1:{port};
-        client_body_buffer_size 64k;
-        # return < 400 goes through ngx_http_send_response, which reads and discards
-        # the request body, so the connection stays usable for keep-alive.
-        location / {{ return 202; }}
-    }}
-}}
-"""
-WRK_LUA = """\
-wrk.method = "POST"
-wrk.body = [{eq}[{body}]{eq}]
-"""
-PROGRESS = re.compile(r"Progress: (\d+)s elapsed.*?Alerts: (\d+) sent")
-
-
-@dataclasses.dataclass(frozen=True)
-class Throughput:
-    """A client going as fast as it can: requests/s and its CPU µs per request."""
-
-    rate: float
-    cpu_us: float
-    requests: int
+from benchmarks.clients import Throughput, wrk_lua, wrk_run
+from benchmarks.markdown import cpu_model, spread_of
+from benchmarks.nginx import nginx, nginx_version
+from benchmarks.stressgen_runs import PROGRESS, STOP_GRACE_S, WARMUP_S, check_no_failures
+from stressgen.payloads import RUNTIME_ALERTS_PATH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,88 +77,6 @@ class Accuracy:
     def error_pct(self) -> float:
         """Achieved rate's deviation from the target, in percent."""
         return (self.achieved - self.target) / self.target * 100
-
-
-# -- nginx ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def nginx(tmp: Path) -> Iterator[str]:
-    """Serve ``return 202`` with nginx pinned to the server core; yields its base URL."""
-    port = free_port()
-    conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
-    argv = ["nginx", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
-    process = subprocess.Popen(
-        pinned(SERVER_CPU, [*argv, "-g", "daemon off;"]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _await_port(port, process, tmp / "error.log")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _await_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            error = log.read_text() if log.exists() else ""
-            raise SystemExit(f"nginx exited with code {process.returncode}:\n{error}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nginx did not listen on port {port} within 10s")
-
-
-def nginx_version() -> str:
-    """``1.22.1``."""
-    out = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=True)
-    return out.stderr.strip().rsplit("/", 1)[-1]
-
-
-# -- wrk -----------------------------------------------------------------------------------
-
-
-def wrk_lua(tmp: Path) -> Path:
-    """A wrk script POSTing one real node-agent body (the same every time)."""
-    body = PayloadFactory(AlertTemplate()).render().decode()
-    eq = "="
-    while f"]{eq}]" in body:
-        eq += "="
-    script = tmp / "post.lua"
-    script.write_text(WRK_LUA.format(eq=eq, body=body))
-    return script
-
-
-def wrk_run(url: str, script: Path, seconds: int, connections: int) -> Throughput:
-    """wrk at full speed; its CPU is the rusage of the waited-for child."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
-    cpu0 = children_cpu_seconds()
-    done = subprocess.run(pinned(CLIENT_CPU, argv), capture_output=True, text=True, check=True)
-    cpu = children_cpu_seconds() - cpu0
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    count = re.search(r"(\d+) requests in", done.stdout)
-    if rate is None or count is None:
-        raise SystemExit(f"unexpected wrk output:\n{done.stdout}{done.stderr}")
-    if "Non-2xx" in done.stdout or "Socket errors" in done.stdout:
-        raise SystemExit(f"wrk saw errors:\n{done.stdout}")
-    requests = int(count.group(1))
-    return Throughput(float(rate.group(1)), cpu / max(requests, 1) * 1e6, requests)
-
-
-def children_cpu_seconds() -> float:
-    """User + system CPU seconds of all waited-for child processes so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 # -- stressgen -----------------------------------------------------------------------------
@@ -249,7 +125,7 @@ def stressgen_ceiling(
     if len(marks) != 2 or not report_path.exists():
         raise SystemExit("stressgen run did not go as planned:\n" + "".join(output))
     report = json.loads(report_path.read_text())
-    _check_no_failures(report, output)
+    check_no_failures(report, output)
     (t0, cpu0, sent0), (t1, cpu1, sent1) = marks[WARMUP_S], marks[WARMUP_S + seconds]
     requests = sent1 - sent0
     return Throughput(requests / (t1 - t0), (cpu1 - cpu0) / max(requests, 1) * 1e6, requests)
@@ -271,7 +147,7 @@ def stressgen_accuracy(
             f"stressgen run exited with code {done.returncode}:\n{done.stdout}{done.stderr}"
         )
     report = json.loads(report_path.read_text())
-    _check_no_failures(report, [done.stdout])
+    check_no_failures(report, [done.stdout])
     profile = report["profiles"][0]
     sent = report["totals"]["alerts_sent"]
     window = report["send_window_s"]
@@ -283,14 +159,6 @@ def stressgen_accuracy(
         late_sends=profile["counters"]["late_sends"],
         sent=sent,
     )
-
-
-def _check_no_failures(report: dict[str, Any], output: Sequence[str]) -> None:
-    totals = report["totals"]
-    cut = totals["alerts_in_flight_at_stop"]
-    lost = totals["alerts_accepted"] + cut < totals["alerts_sent"]
-    if totals["alerts_failed"] or lost or report["profiles"][0]["problems"]:
-        raise SystemExit("stressgen saw failures against nginx:\n" + "".join(output))
 
 
 # -- the whole session ---------------------------------------------------------------------
@@ -342,14 +210,6 @@ def measure(args: argparse.Namespace, rates: Sequence[float]) -> Results:
     return results
 
 
-def spread_of(values: Sequence[float], fmt: str) -> str:
-    """``median (min..max)`` with a format of one's choosing (``spread`` for other figures)."""
-    return (
-        f"{format(statistics.median(values), fmt)} "
-        f"({format(min(values), fmt)}..{format(max(values), fmt)})"
-    )
-
-
 def summary(args: argparse.Namespace, results: Results, command: str) -> str:
     """The Markdown block for benchmarks/RESULTS.md."""
     wrk_rate = [m.rate for m in results.wrk]
@@ -358,7 +218,7 @@ def summary(args: argparse.Namespace, results: Results, command: str) -> str:
     sg_cpu = [m.cpu_us for m in results.ceiling]
     ratio = statistics.median(sg_rate) / statistics.median(wrk_rate)
     cpu_ratio = statistics.median(sg_cpu) / statistics.median(wrk_cpu)
-    cpu_model = _cpu_model()
+    cpu_model_name = cpu_model()
     date = datetime.date.today().isoformat()
     lines = [
         "## stressgen's engine against nginx, beside wrk",
@@ -366,7 +226,7 @@ def summary(args: argparse.Namespace, results: Results, command: str) -> str:
         f"`{command}` on {date}: nginx {nginx_version()} (`return 202`, 1 worker) on core "
         f"{SERVER_CPU}, the client on core {CLIENT_CPU}, {args.connections} connections, "
         f"{args.seconds} s per measurement, median (min..max) of {args.runs} run(s); "
-        f"{cpu_model}, Python {platform.python_version()}.",
+        f"{cpu_model_name}, Python {platform.python_version()}.",
         "",
         "| client | requests/s | client CPU µs/request |",
         "|---|---:|---:|",
@@ -396,24 +256,6 @@ def summary(args: argparse.Namespace, results: Results, command: str) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def _rates(text: str) -> list[float]:
-    try:
-        rates = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        rates = []
-    if not rates or any(r <= 0 for r in rates):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive rates like 100,1000")
-    return rates
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -422,7 +264,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--ceiling-target", type=float, default=100_000.0)
-    parser.add_argument("--rates", type=_rates, default=[100.0, 1000.0, 5000.0])
+    parser.add_argument("--rates", type=options.rates, default=[100.0, 1000.0, 5000.0])
     args = parser.parse_args()
     command = shlex.join(["python", "-m", "benchmarks.engine_nginx", *sys.argv[1:]])
     ensure_debian_packages({"nginx": "nginx", "wrk": "wrk"})

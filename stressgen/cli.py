@@ -12,7 +12,10 @@ from collections.abc import Sequence
 import click
 
 from stressgen import __version__
+from stressgen.cli_analysis import ceiling_command, compare_command
+from stressgen.cli_cluster import cluster, doctor
 from stressgen.cli_emulate import emulate
+from stressgen.cli_reports import merge_command, plot_command
 from stressgen.cli_run import profiles_command, run_command
 from stressgen.errors import ConfigError, ExitCode, StressgenError
 
@@ -23,7 +26,17 @@ def cli() -> None:
     """Load generator for Kubescape's runtime-alert pipeline (node-agent -> synchronizer)."""
 
 
-for command in (run_command, profiles_command, emulate):
+for command in (
+    run_command,
+    profiles_command,
+    emulate,
+    cluster,
+    doctor,
+    merge_command,
+    plot_command,
+    ceiling_command,
+    compare_command,
+):
     cli.add_command(command)
 
 

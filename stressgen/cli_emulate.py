@@ -28,6 +28,8 @@ from stressgen.emulator import EmulatorConfig, run_emulator
 @click.option("--seed", type=int, default=None, help="Seed for jitter and fault draws.")
 @click.option("--exit-after", type=DURATION, default=None, help="Stop by itself after this.")
 @click.option("--quiet", is_flag=True, help="No start line and no summary.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="Serve https: PEM certificate.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="...and its PEM private key.")
 def emulate(
     host: str,
     port: int,
@@ -48,6 +50,8 @@ def emulate(
     seed: int | None,
     exit_after: float | None,
     quiet: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve a synchronizer emulator until Ctrl-C / SIGTERM (or --exit-after).
 
@@ -74,6 +78,8 @@ def emulate(
         idle_timeout_s=idle_timeout,
         seed=seed,
         quiet=quiet,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
     def ready(url: str) -> None:

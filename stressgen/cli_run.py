@@ -6,7 +6,9 @@ import click
 
 from stressgen import config as config_module
 from stressgen import presets, runner
+from stressgen.cli_cluster import forward_options
 from stressgen.cli_types import DURATION
+from stressgen.cluster import ForwardConfig
 from stressgen.config_file import load_config
 from stressgen.emulator import EmulatorConfig
 from stressgen.errors import ConfigError
@@ -27,11 +29,28 @@ from stressgen.errors import ConfigError
 @click.option("--report-json", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option("--seed", type=int, help="Seed for payload ids (repeatable bodies).")
 @click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    help="Pass/fail check at the end, repeatable: p99<500ms, success>=99.9%, rate>=99%...",
+)
+@click.option("--hlog", type=click.Path(dir_okay=False), help="Write an HdrHistogram log here.")
+@click.option("--hgrm", type=click.Path(dir_okay=False), help="Write the percentile table here.")
+@click.option(
+    "--transport",
+    type=click.Choice(["auto", "fast", "aiohttp"]),
+    help="HTTP client: fast (lean HTTP/1.1), aiohttp, or auto (fast unless --proxy).",
+)
+@click.option("--proxy", help="HTTP proxy URL (uses the aiohttp transport).")
+@click.option("--ca-file", type=click.Path(dir_okay=False), help="CA bundle for https targets.")
+@click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate checks.")
+@click.option(
     "--emulator-latency",
     type=DURATION,
     default="0",
     help="Forwarder latency of the built-in emulator (when no --url).",
 )
+@forward_options
 def run_command(
     config_path: str | None,
     preset_name: str | None,
@@ -46,13 +65,22 @@ def run_command(
     progress_interval: str | None,
     report_json: str | None,
     seed: int | None,
+    thresholds: tuple[str, ...],
+    hlog: str | None,
+    hgrm: str | None,
+    transport: str | None,
+    proxy: str | None,
+    ca_file: str | None,
+    insecure: bool | None,
     emulator_latency: float,
+    forward: ForwardConfig,
 ) -> int:
     """Send alerts on an open-loop schedule and report what happened.
 
     With no --config or --profile the 'default' preset runs (the seed's R0003 profile,
     500/min x 2 workers). With no --url (and none in the config) the built-in
-    synchronizer emulator is started and targeted.
+    synchronizer emulator is started and targeted. A --url on localhost that does not
+    answer yet is reached through 'kubectl port-forward' to svc/synchronizer (--port-forward).
     """
     if config_path and preset_name:
         raise ConfigError("--profile", preset_name, "used without --config (choose one)")
@@ -70,11 +98,19 @@ def run_command(
         progress_interval=progress_interval,
         report_json=report_json,
         seed=seed,
+        thresholds=thresholds,
+        hlog=hlog,
+        hgrm=hgrm,
+        transport=transport,
+        proxy=proxy,
+        ca_file=ca_file,
+        insecure=insecure,
     )
+    runner.resolve_transport(config)  # bad combinations fail before any traffic
     for index, profile in enumerate(config.profiles):
-        runner.template_for(config, index, profile)  # bad names fail before any traffic
+        runner.template_for(config, index, profile)
     emulator = EmulatorConfig(port=0, latency_s=emulator_latency, quiet=True)
-    outcome = runner.run(config, emulator=emulator)
+    outcome = runner.run(config, emulator=emulator, forward=forward)
     return int(outcome.exit_code)
 
 

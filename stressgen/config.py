@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from stressgen.errors import ConfigError
+from stressgen.thresholds import Threshold, parse_threshold, parse_thresholds
 from stressgen.units import parse_duration, parse_rate_per_second
 
 # -- validators, shared by __post_init__, the file loader and the flag overrides ---------------
@@ -68,6 +69,18 @@ def _url(value: object, field: str) -> str:
     raise ConfigError(field, value, "an http:// or https:// URL with a host, like http://host:8089")
 
 
+def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ConfigError(field, value, "one of " + ", ".join(choices))
+
+
+def _bool(value: object, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(field, value, "true or false")
+
+
 def _optional(check: _Check) -> _Check:
     return lambda value, field: None if value is None else check(value, field)
 
@@ -110,6 +123,8 @@ def _stage_rate(value: object, field: str) -> float:
     return 0.0
 
 
+TRANSPORTS = ("auto", "fast", "aiohttp")
+
 # file key -> (attribute, check); the check both validates and normalises.
 _PROFILE_FIELDS: Mapping[str, tuple[str, _Check]] = MappingProxyType(
     {
@@ -137,6 +152,13 @@ _RUN_FIELDS: Mapping[str, tuple[str, _Check]] = MappingProxyType(
         "progress_interval": ("progress_interval_s", _duration),
         "report_json": ("report_json", _optional(_text)),
         "seed": ("seed", _optional(lambda v, f: _int(v, f, 0))),
+        "thresholds": ("thresholds", parse_thresholds),
+        "hlog": ("hlog", _optional(_text)),
+        "hgrm": ("hgrm", _optional(_text)),
+        "transport": ("transport", lambda v, f: _choice(v, f, TRANSPORTS)),
+        "proxy": ("proxy", _optional(_url)),
+        "ca_file": ("ca_file", _optional(_text)),
+        "insecure": ("insecure", _bool),
     }
 )
 
@@ -228,6 +250,19 @@ class RunConfig:
     progress_interval_s: float = 30.0
     report_json: str | None = None
     seed: int | None = None
+    thresholds: tuple[Threshold, ...] = ()
+    """Checked at the end (:mod:`stressgen.thresholds`); any failed: exit code 1."""
+    hlog: str | None = None
+    """Where to write the HdrHistogram interval log (``--hlog``)."""
+    hgrm: str | None = None
+    """Where to write the percentile distribution (``--hgrm``)."""
+    transport: str = "auto"
+    """``fast`` (our lean HTTP/1.1 client), ``aiohttp``, or ``auto``: fast unless the run
+    needs what only aiohttp does (an HTTP proxy)."""
+    proxy: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+    """Skip TLS certificate verification (https targets only; verification is on by default)."""
 
     def __post_init__(self) -> None:
         _normalise(self, _RUN_FIELDS)
@@ -264,6 +299,13 @@ def with_overrides(
     progress_interval: str | float | None = None,
     report_json: str | None = None,
     seed: int | None = None,
+    thresholds: Sequence[str] | None = None,
+    hlog: str | None = None,
+    hgrm: str | None = None,
+    transport: str | None = None,
+    proxy: str | None = None,
+    ca_file: str | None = None,
+    insecure: bool | None = None,
 ) -> RunConfig:
     """Apply CLI flags over ``cfg`` (None = keep). ``rate``/``workers``/``timeout``/... apply to
     every profile; ``rate`` is per worker and replaces any stages with that constant rate."""
@@ -278,6 +320,20 @@ def with_overrides(
         run["report_json"] = _text(report_json, "--report-json")
     if seed is not None:
         run["seed"] = _int(seed, "--seed", 0)
+    if thresholds:  # given flags replace the file's list
+        run["thresholds"] = tuple(parse_threshold(t, "--threshold") for t in thresholds)
+    if hlog is not None:
+        run["hlog"] = _text(hlog, "--hlog")
+    if hgrm is not None:
+        run["hgrm"] = _text(hgrm, "--hgrm")
+    if transport is not None:
+        run["transport"] = _choice(transport, "--transport", TRANSPORTS)
+    if proxy is not None:
+        run["proxy"] = _url(proxy, "--proxy")
+    if ca_file is not None:
+        run["ca_file"] = _text(ca_file, "--ca-file")
+    if insecure is not None:
+        run["insecure"] = _bool(insecure, "--insecure")
     prof: dict[str, Any] = {}
     if rate is not None:
         prof.update(rate_per_s=_rate(rate, "--rate"), stages=())

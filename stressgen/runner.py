@@ -18,19 +18,29 @@ from typing import Any, TextIO
 
 import orjson
 
+from stressgen.cluster import ForwardConfig, PortForward, forwarded
+from stressgen.cluster.report import annotate, forward_lines
 from stressgen.config import ProfileConfig, RunConfig
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
-from stressgen.engine.report import build_report, format_progress, format_report, redact_url
+from stressgen.engine.report import (
+    build_report,
+    exit_code,
+    format_progress,
+    format_report,
+    redact_url,
+)
 from stressgen.engine.supervisor import Progress, Supervisor
 from stressgen.engine.worker import WorkerSpec
 from stressgen.errors import ConfigError, ExitCode
 from stressgen.payloads import AlertTemplate, alerts_url
+from stressgen.reports.hlog import write_histogram_files
+from stressgen.reports.intervals import IntervalRecorder
 
 DRAIN_S = 5.0
-RATE_PER_PROCESS = 1000.0
-"""Requests/s one aiohttp worker process sustains with room to spare on this class of
-machine (about 0.3-0.5 ms of CPU per request); above it a profile is spread over more
-processes, up to one per core and one per worker."""
+RATE_PER_PROCESS = {"aiohttp": 1000.0, "fast": 5000.0}
+"""Requests/s one worker process sustains with room to spare on this class of machine, by
+transport (aiohttp: 0.3-0.5 ms of CPU per request); above it a profile is spread over more
+processes, up to one per core (see benchmarks/RESULTS.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,28 +75,44 @@ def template_for(config: RunConfig, index: int, profile: ProfileConfig) -> Alert
         raise ConfigError(f"alert_profiles[{index}].{key}", exc.value, exc.expected) from None
 
 
-def auto_processes(profile: ProfileConfig) -> int:
+def auto_processes(profile: ProfileConfig, transport: str) -> int:
     """How many processes a profile gets when its config does not say."""
-    wanted = math.ceil(profile.peak_total_rate_per_s / RATE_PER_PROCESS)
-    return max(1, min(wanted, os.cpu_count() or 1, profile.worker_count))
+    wanted = math.ceil(profile.peak_total_rate_per_s / RATE_PER_PROCESS[transport])
+    return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def resolve_transport(config: RunConfig) -> str:
+    """``auto`` means the fast transport unless the run needs aiohttp (an HTTP proxy)."""
+    if config.transport == "auto":
+        return "aiohttp" if config.proxy else "fast"
+    if config.transport == "fast" and config.proxy:
+        raise ConfigError("--transport", "fast", "aiohttp or auto when --proxy is set")
+    return config.transport
 
 
 def build_specs(config: RunConfig, url: str) -> list[WorkerSpec]:
-    """One spec per worker process: each profile's workers spread over its processes."""
+    """One spec per worker process; a profile spread over several processes shares its
+    schedule out send by send, so together they keep exactly the one schedule."""
     specs: list[WorkerSpec] = []
+    transport = resolve_transport(config)
     for index, profile in enumerate(config.profiles):
         template = template_for(config, index, profile)
-        processes = min(profile.processes or auto_processes(profile), profile.worker_count)
-        for share in range(processes):
+        processes = profile.processes or auto_processes(profile, transport)
+        for shard in range(processes):
             specs.append(
                 WorkerSpec(
                     profile=profile,
                     template=template,
                     url=url,
                     duration_s=config.duration_s,
-                    workers=tuple(range(share, profile.worker_count, processes)),
+                    shard=shard,
+                    shards=processes,
                     row=len(specs),
                     seed=config.seed,
+                    transport=transport,
+                    proxy=config.proxy,
+                    ca_file=config.ca_file,
+                    insecure=config.insecure,
                     drain_s=DRAIN_S,
                 )
             )
@@ -95,18 +121,19 @@ def build_specs(config: RunConfig, url: str) -> list[WorkerSpec]:
 
 @contextlib.contextmanager
 def _target(
-    config: RunConfig, emulator: EmulatorConfig, out: TextIO
-) -> Iterator[tuple[str, EmulatorProcess | None]]:
-    if config.url is not None:
-        yield alerts_url(config.url, "synchronizer_url"), None
-        return
+    config: RunConfig, emulator: EmulatorConfig, forward: ForwardConfig, out: TextIO
+) -> Iterator[tuple[str, EmulatorProcess | None, PortForward | None]]:
+    with forwarded(config.url, forward, out) as (url, port_forward):
+        if url is not None:
+            yield alerts_url(url, "synchronizer_url"), None, port_forward
+            return
     with EmulatorProcess(emulator) as emu:
         print(
             f"No target given: started the built-in synchronizer emulator at {emu.url}",
             file=out,
             flush=True,
         )
-        yield alerts_url(emu.url), emu
+        yield alerts_url(emu.url), emu, None
 
 
 def run(
@@ -114,11 +141,16 @@ def run(
     *,
     out: TextIO | None = None,
     emulator: EmulatorConfig | None = None,
+    forward: ForwardConfig | None = None,
 ) -> RunOutcome:
-    """Run a whole stress test and return its report; prints progress and the report."""
+    """Run a whole stress test and return its report; prints progress and the report.
+
+    ``forward``: when and how to port-forward to the synchronizer (None: never; the CLI's
+    default is ``auto``, see :func:`stressgen.cluster.forwarded`)."""
     out = out or sys.stdout
     emulator = emulator or EmulatorConfig(port=0, quiet=True)
-    with _target(config, emulator, out) as (url, emu):
+    forward = forward or ForwardConfig(mode="never")
+    with _target(config, emulator, forward, out) as (url, emu, port_forward):
         specs = build_specs(config, url)
         total = sum(p.total_rate_per_s * p.alerts_per_request for p in config.profiles)
         print(
@@ -141,21 +173,36 @@ def run(
             print(line, file=out, flush=True)
 
         slowest = max(p.timeout_s for p in config.profiles)
+        recorder = IntervalRecorder.for_config(config, keep_histograms=bool(config.hlog))
         supervisor = Supervisor(
             specs,
             progress_interval_s=config.progress_interval_s,
             on_progress=progress,
             hard_deadline_s=config.duration_s + slowest + DRAIN_S + 30.0,
+            recorder=recorder,
         )
+        if port_forward is not None:
+            port_forward.failed_alerts = supervisor.failed_alerts
         result = supervisor.run()
         emulator_stats = emu.stats() if emu is not None else None
+    recorder.finish(result.elapsed_s, {r.name: r.counters.to_dict() for r in result.profiles})
     report = build_report(config, result, url=url, emulator_stats=emulator_stats)
-    print(format_report(report), file=out, flush=True)
+    report["series"] = recorder.series()
+    text = format_report(report)
+    if port_forward is not None:
+        report["port_forward"] = port_forward.summary()
+        failed = report["totals"]["alerts_failed"]
+        text = annotate(text, forward_lines(report["port_forward"], failed))
+    print(text, file=out, flush=True)
     if config.report_json:
         Path(config.report_json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         print(f"Report written to {config.report_json}", file=out, flush=True)
-    status = report["verdict"]["status"]
-    code = {"PASSED": ExitCode.OK, "INTERRUPTED": ExitCode.INTERRUPTED}.get(
-        status, ExitCode.RUN_FAILED
+    write_histogram_files(
+        report,
+        recorder.intervals,
+        started_at=result.started_at,
+        hlog=config.hlog,
+        hgrm=config.hgrm,
+        out=out,
     )
-    return RunOutcome(report, code)
+    return RunOutcome(report, exit_code(report))

@@ -25,12 +25,18 @@ def emulator(**overrides: Any) -> Iterator[EmulatorProcess]:
         yield emu
 
 
-def one_profile(url: str | None, rate_per_s: float, seconds: float, **profile: Any) -> RunConfig:
+TRANSPORTS = pytest.mark.parametrize("transport", ["fast", "aiohttp"])
+
+
+def one_profile(
+    url: str | None, rate_per_s: float, seconds: float, transport: str = "auto", **profile: Any
+) -> RunConfig:
     return RunConfig(
         url=url,
         duration_s=seconds,
         profiles=(ProfileConfig(name="p", rate_per_s=rate_per_s, **profile),),
         progress_interval_s=3600,
+        transport=transport,
     )
 
 
@@ -58,12 +64,15 @@ def assert_counted_once(outcome: RunOutcome) -> None:
         )
 
 
+@TRANSPORTS
 @pytest.mark.parametrize(("rate", "workers"), [(50.0, 2), (2000.0, 4)])
-def test_rate_is_held_and_counts_match_both_sides(rate: float, workers: int) -> None:
+def test_rate_is_held_and_counts_match_both_sides(
+    rate: float, workers: int, transport: str
+) -> None:
     """10-second runs: the achieved rate is within 2% of the target and the emulator
     accepted exactly what the report says was accepted."""
     with emulator() as emu:
-        config = one_profile(emu.url, rate / workers, 10.0, worker_count=workers)
+        config = one_profile(emu.url, rate / workers, 10.0, transport, worker_count=workers)
         outcome, text = run_quietly(config)
         stats = emu.stats()
     t = totals(outcome)
@@ -83,11 +92,12 @@ def test_rate_is_held_and_counts_match_both_sides(rate: float, workers: int) -> 
     assert_counted_once(outcome)
 
 
-def test_late_sends_counted_when_target_is_slower_than_the_rate() -> None:
+@TRANSPORTS
+def test_late_sends_counted_when_target_is_slower_than_the_rate(transport: str) -> None:
     """100/s into a 50/s emulator through 2 connections: sends queue and go out late,
     but every one goes out and is answered; the verdict says the run fell short."""
     with emulator(latency_s=0.02) as emu:
-        config = one_profile(emu.url, 100.0, 2.0, max_connections=2)
+        config = one_profile(emu.url, 100.0, 2.0, transport, max_connections=2)
         outcome, text = run_quietly(config)
         stats = emu.stats()
     c = counters(outcome)
@@ -101,11 +111,12 @@ def test_late_sends_counted_when_target_is_slower_than_the_rate() -> None:
     assert "late sends: " in text
 
 
-def test_connection_refused_is_counted_and_explained() -> None:
+@TRANSPORTS
+def test_connection_refused_is_counted_and_explained(transport: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    outcome, text = run_quietly(one_profile(f"http://127.0.0.1:{port}", 20.0, 1.0))
+    outcome, text = run_quietly(one_profile(f"http://127.0.0.1:{port}", 20.0, 1.0, transport))
     c = counters(outcome)
     assert c["requests_sent"] == 20
     assert c["failures"] == {"connection_refused": 20}
@@ -133,9 +144,10 @@ def test_each_failure_reason(fault: dict[str, Any], profile: dict[str, Any], rea
     assert outcome.exit_code == ExitCode.RUN_FAILED
 
 
-def test_partial_errors_counted_exactly() -> None:
+@TRANSPORTS
+def test_partial_errors_counted_exactly(transport: str) -> None:
     with emulator(error_rate=0.25, seed=3) as emu:
-        outcome, _ = run_quietly(one_profile(emu.url, 100.0, 2.0))
+        outcome, _ = run_quietly(one_profile(emu.url, 100.0, 2.0, transport))
         stats = emu.stats()
     c = counters(outcome)
     assert c["requests_sent"] == 200
@@ -144,11 +156,12 @@ def test_partial_errors_counted_exactly() -> None:
     assert c["statuses"] == {"202": stats["accepted"], "500": stats["injected_errors"]}
 
 
-def test_refusal_windows_keep_the_schedule() -> None:
+@TRANSPORTS
+def test_refusal_windows_keep_the_schedule(transport: str) -> None:
     """The target goes down for 0.4 s every second: the run keeps its schedule, and the
     failures and acceptances add up exactly on both sides."""
     with emulator(refuse_every_s=1.0, refuse_for_s=0.4) as emu:
-        outcome, _ = run_quietly(one_profile(emu.url, 50.0, 2.5, timeout_s=2.0))
+        outcome, _ = run_quietly(one_profile(emu.url, 50.0, 2.5, transport, timeout_s=2.0))
         for _ in range(40):  # the stats endpoint is down during a window too
             try:
                 stats = emu.stats()
@@ -177,9 +190,10 @@ def test_every_preset_sends_valid_alerts(name: str) -> None:
     assert set(stats["alerts_by_rule"]) == rules
 
 
-def test_bulk_requests_count_alerts() -> None:
+@TRANSPORTS
+def test_bulk_requests_count_alerts(transport: str) -> None:
     with emulator() as emu:
-        outcome, _ = run_quietly(one_profile(emu.url, 10.0, 1.0, alerts_per_request=5))
+        outcome, _ = run_quietly(one_profile(emu.url, 10.0, 1.0, transport, alerts_per_request=5))
         stats = emu.stats()
     t = totals(outcome)
     assert t["alerts_sent"] == 50 == t["alerts_accepted"] == stats["alerts_accepted"]

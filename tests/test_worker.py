@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import uvloop
 
 from stressgen.config import ProfileConfig
 from stressgen.engine import worker
-from stressgen.engine.transport import AiohttpTransport
+from stressgen.engine.transport import make_transport
 from stressgen.engine.worker import ProfileSender, WorkerSpec
 from stressgen.payloads import RUNTIME_ALERTS_PATH, AlertTemplate
 from tests.helpers import running_emulator
 
 
 def run_sender(
-    url: str, rate: float, seconds: float, **profile: object
+    url: str, rate: float, seconds: float, kind: str = "fast", **profile: object
 ) -> tuple[ProfileSender, int]:
     """Run one sender to the end; return it and the largest backlog seen."""
     spec = WorkerSpec(
@@ -25,13 +26,14 @@ def run_sender(
         template=AlertTemplate(),
         url=url + RUNTIME_ALERTS_PATH,
         duration_s=seconds,
-        workers=(0,),
+        shard=0,
+        shards=1,
         row=0,
     )
 
     async def main() -> tuple[ProfileSender, int]:
-        transport = AiohttpTransport(
-            spec.url, max_connections=spec.profile.max_connections, timeout_s=30
+        transport = make_transport(
+            kind, spec.url, max_connections=spec.profile.max_connections, timeout_s=30
         )
         start = time.perf_counter()
         sender = ProfileSender(spec, transport, clock=lambda: time.perf_counter() - start)
@@ -47,13 +49,14 @@ def run_sender(
     return uvloop.run(main())
 
 
-def test_backlog_is_bounded_and_the_rest_counted(monkeypatch: object) -> None:
+@pytest.mark.parametrize("kind", ["fast", "aiohttp"])
+def test_backlog_is_bounded_and_the_rest_counted(monkeypatch: object, kind: str) -> None:
     """5,000 sends due in 1 s through one connection to a 20/s target: the backlog never
     passes its bound, and what could not go out in time is counted as never sent."""
     monkeypatch.setattr(worker, "MIN_OVERRUN_S", 1.0)  # type: ignore[attr-defined]
     with running_emulator(latency_s=0.05) as emu:
         started = time.monotonic()
-        sender, peak = run_sender(emu.url, 5000.0, 1.0, max_connections=1)
+        sender, peak = run_sender(emu.url, 5000.0, 1.0, kind, max_connections=1)
         took = time.monotonic() - started
         stats = emu.stats()
     c = sender.counters
@@ -64,9 +67,10 @@ def test_backlog_is_bounded_and_the_rest_counted(monkeypatch: object) -> None:
     assert took < 5
 
 
-def test_on_time_sender_leaves_nothing_unsent() -> None:
+@pytest.mark.parametrize("kind", ["fast", "aiohttp"])
+def test_on_time_sender_leaves_nothing_unsent(kind: str) -> None:
     with running_emulator() as emu:
-        sender, peak = run_sender(emu.url, 200.0, 1.0)
+        sender, peak = run_sender(emu.url, 200.0, 1.0, kind)
     c = sender.counters
     assert c.requests_sent == 200 == c.requests_accepted
     assert c.unsent == 0

@@ -60,6 +60,9 @@ class EmulatorConfig:
     """How many example reasons to keep per kind of invalid alert."""
     seed: int | None = None
     quiet: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    """Serve https with this certificate and key (PEM files); the real one serves http."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -85,6 +88,8 @@ class EmulatorConfig:
             raise ConfigError("--error-status", self.error_status, f"one of {allowed}")
         _check_window("stall", self.stall_every_s, self.stall_for_s)
         _check_window("refuse", self.refuse_every_s, self.refuse_for_s)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert/--tls-key", self.tls_cert or self.tls_key, "both given")
         if self.max_body_bytes <= 0:
             raise ConfigError("--max-body", self.max_body_bytes, "a size above zero")
 

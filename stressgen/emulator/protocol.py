@@ -91,6 +91,8 @@ class Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise  # a bug of ours in a callback: never hide it as a malformed request
         except httptools.HttpParserUpgrade:
             self._malformed()
         except httptools.HttpParserError:

@@ -8,6 +8,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import signal
+import ssl
 import sys
 import threading
 import urllib.request
@@ -70,9 +71,14 @@ def run_emulator(
     return stats
 
 
+def _own_tls(url: str) -> ssl.SSLContext | None:
+    """Our own emulator's https (a test certificate): no verification for its stats."""
+    return ssl._create_unverified_context() if url.startswith("https:") else None
+
+
 def fetch_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
     """``GET /stats`` of an emulator at ``url``."""
-    with urllib.request.urlopen(url + "/stats", timeout=timeout) as response:
+    with urllib.request.urlopen(url + "/stats", timeout=timeout, context=_own_tls(url)) as response:
         result: dict[str, Any] = orjson.loads(response.read())
     return result
 
@@ -80,7 +86,7 @@ def fetch_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
 def reset_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
     """``POST /reset``; returns the counters as they were just before."""
     request = urllib.request.Request(url + "/reset", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout, context=_own_tls(url)) as response:
         result: dict[str, Any] = orjson.loads(response.read())
     return result
 
@@ -115,7 +121,16 @@ class EmulatorProcess:
         ctx = multiprocessing.get_context("spawn")
         self._pipe, child_pipe = ctx.Pipe()
         self.process = ctx.Process(target=_child, args=(config, child_pipe), daemon=True)
-        self.process.start()
+        # Ignored from the start (kept across exec): a terminal Ctrl-C must not kill it
+        # during its start-up imports; its parent stops it with SIGTERM.
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                self.process.start()
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        else:  # only the main thread may change signal handlers
+            self.process.start()
         child_pipe.close()
         self.final_stats: dict[str, Any] | None = None
         if not self._pipe.poll(start_timeout_s):

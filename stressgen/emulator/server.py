@@ -6,6 +6,7 @@ import asyncio
 import errno
 import random
 import socket
+import ssl
 from email.utils import formatdate
 from http import HTTPStatus
 
@@ -58,7 +59,8 @@ class EmulatorServer:
         """Base URL of the emulator (``http://127.0.0.1:PORT``)."""
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -85,6 +87,7 @@ class EmulatorServer:
                 self.port,
                 reuse_address=True,
                 backlog=1024,
+                ssl=self._tls(),
             )
         except OSError as exc:
             reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
@@ -96,6 +99,16 @@ class EmulatorServer:
         for s in server.sockets:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._servers.append(server)
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise StartupError(f"--tls-cert: cannot load {self.config.tls_cert}: {exc}") from exc
+        return context
 
     def _new_connection(self) -> Connection:
         conn = Connection(self, self.loop)

@@ -11,6 +11,7 @@ import errno
 import socket
 import ssl
 import zlib
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -43,45 +44,81 @@ class LatencyHistogram:
     travels next to it in :meth:`to_dict`.
     """
 
-    __slots__ = ("_hist", "_record_value", "_top", "clamped")
+    __slots__ = (
+        "_base",
+        "_clamped_index",
+        "_hist",
+        "_mask",
+        "_pending",
+        "_pending_n",
+        "_shift",
+        "_top",
+        "clamped",
+    )
 
     def __init__(self) -> None:
         self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-        self._record_value = self._hist.record_value  # bound once: record() is the hot path
-        last = self._hist.get_value_from_index(self._hist.counts_len - 1)
-        self._top = int(self._hist.get_highest_equivalent_value(last))
+        hist = self._hist
+        last = hist.get_value_from_index(hist.counts_len - 1)
+        self._top = int(hist.get_highest_equivalent_value(last))
+        # record() is the hot path (three calls per request): it computes hdrh's bucket
+        # index itself (the same arithmetic as HdrHistogram._counts_index_for) and counts
+        # into a plain array; _flush() moves the counts into the histogram before any read.
+        self._mask = hist.sub_bucket_mask
+        self._shift = hist.unit_magnitude + hist.sub_bucket_half_count_magnitude + 1
+        self._base = hist.sub_bucket_half_count_magnitude
+        self._pending = array("q", bytes(8 * hist.counts_len))
+        self._pending_n = 0
+        self._clamped_index = hist.counts_len - 1
         self.clamped = 0
 
     def record(self, us: int) -> None:
-        """Record one latency in whole microseconds."""
-        if not self._record_value(us):
+        """Record one latency in whole microseconds (about 0.3 µs)."""
+        if 0 <= us <= self._top:
+            bucket = (us | self._mask).bit_length() - self._shift
+            index = ((bucket + 1) << self._base) + (us >> bucket) - (1 << self._base)
+        else:
             self.clamped += 1
-            self._record_value(self._top if us > 0 else 0)
+            index = self._clamped_index if us > 0 else 0
+        self._pending[index] += 1
+        self._pending_n += 1
+
+    def _flush(self) -> HdrHistogram:
+        """The histogram with every recorded value in it."""
+        if self._pending_n:
+            hist, pending = self._hist, self._pending
+            for index, n in enumerate(pending):
+                if n:
+                    hist.record_value(hist.get_value_from_index(index), n)
+            self._pending = array("q", bytes(8 * hist.counts_len))
+            self._pending_n = 0
+        return self._hist
 
     @property
     def count(self) -> int:
         """How many values were recorded (clamped ones included)."""
-        return int(self._hist.get_total_count())
+        return int(self._hist.get_total_count()) + self._pending_n
 
     @property
     def memory_bytes(self) -> int:
-        """Size of the counts array (the bulk of the memory): 23,552 x 8 bytes = 184 KiB."""
-        return int(self._hist.counts_len * self._hist.word_size)
+        """Size of the counts arrays (the bulk of the memory): 2 x 23,552 x 8 bytes."""
+        return int(2 * self._hist.counts_len * self._hist.word_size)
 
     def reset(self) -> None:
         """Forget every value (a fresh array: hdrh's own reset loops in Python)."""
         self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-        self._record_value = self._hist.record_value
+        self._pending = array("q", bytes(8 * self._hist.counts_len))
+        self._pending_n = 0
         self.clamped = 0
 
     def encode(self) -> str:
         """The standard compressed base64 form (V2), readable by every HdrHistogram port."""
-        return str(self._hist.encode().decode("ascii"))
+        return str(self._flush().encode().decode("ascii"))
 
     def merge_encoded(self, blob: str | bytes, clamped: int = 0) -> None:
         """Add the values of an :meth:`encode`\\ d histogram (and its ``clamped`` count)."""
         try:
-            self._hist.decode_and_add(blob)
+            self._flush().decode_and_add(blob)
         except (
             HdrCookieException,
             HdrLengthException,
@@ -95,14 +132,14 @@ class LatencyHistogram:
 
     def merge(self, other: LatencyHistogram) -> None:
         """Add every value of ``other`` (same bounds, so this is an array addition)."""
-        self._hist.add(other._hist)
+        self._flush().add(other._flush())
         self.clamped += other.clamped
 
     def percentiles(self, points: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, float]:
         """Milliseconds at ``p50``, ``p90``, ``p99``, ``p99.9`` and ``min``/``mean``/``max``,
         plus ``count``; all zero when empty. HDR reports the upper edge of each value's bucket
         (within 0.1% at 3 digits)."""
-        hist = self._hist
+        hist = self._flush()
         total = int(hist.get_total_count())
         values = hist.get_percentile_to_value_dict(list(points)) if total else {}
         out: dict[str, float] = {f"p{p:g}": values.get(p, 0) / 1000.0 for p in points}
@@ -270,6 +307,9 @@ def classify_exception(exc: BaseException) -> str:
     """A stable reason name for a failed request: ``timeout``, ``connection_refused``,
     ``connection_reset``, ``server_disconnected``, ``dns``, ``ssl``, ``too_many_open_files``,
     ``address_unavailable``, ``unreachable``, else ``other:<ExceptionClassName>``."""
+    own = getattr(exc, "stressgen_reason", None)  # the fast transport's errors name it
+    if isinstance(own, str):
+        return own
     if isinstance(exc, TimeoutError):  # asyncio's and aiohttp's timeouts included
         return "timeout"
     if isinstance(exc, aiohttp.ServerDisconnectedError):

@@ -21,7 +21,7 @@ from typing import Any
 import uvloop
 
 from stressgen.engine import board
-from stressgen.engine.transport import AiohttpTransport
+from stressgen.engine.transport import make_transport
 from stressgen.engine.worker import ProfileSender, WorkerSpec
 
 BOARD_INTERVAL_S = 0.1
@@ -37,10 +37,14 @@ def worker_main(spec: WorkerSpec, pipe: Connection, live: Any) -> None:
 async def _run(spec: WorkerSpec, pipe: Connection, live: Any) -> None:
     loop = asyncio.get_running_loop()
     parent = os.getppid()
-    transport = AiohttpTransport(
+    transport = make_transport(
+        spec.transport,
         spec.url,
         max_connections=spec.profile.max_connections,
         timeout_s=spec.profile.timeout_s,
+        proxy=spec.proxy,
+        ca_file=spec.ca_file,
+        insecure=spec.insecure,
     )
     wall_start = 0.0
     pipe.send(("ready",))

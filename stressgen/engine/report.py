@@ -16,6 +16,8 @@ from stressgen import __version__
 from stressgen.config import RunConfig
 from stressgen.engine.pacer import profile_schedules
 from stressgen.engine.supervisor import ProfileResult, RunResult
+from stressgen.errors import ExitCode
+from stressgen.thresholds import evaluate_thresholds, failure_reasons, format_thresholds
 
 MIN_ACCEPTED_FRACTION = 0.9
 """Below this share of the expected alerts accepted, a run is reported as failed."""
@@ -115,12 +117,13 @@ def build_report(
     }
     if emulator_stats is not None:
         report["emulator"] = emulator_stats
+    report["thresholds"] = evaluate_thresholds(config.thresholds, report)
     report["verdict"] = verdict(report)
     return report
 
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
-    """``{"ok": bool, "status": PASSED|FAILED|INTERRUPTED, "reasons": [...]}``."""
+    """``{"ok": bool, "status": PASSED|THRESHOLDS_FAILED|FAILED|INTERRUPTED, "reasons"}``."""
     totals = report["totals"]
     reasons = []
     if totals["alerts_sent"] == 0:
@@ -134,11 +137,28 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         )
     for profile in report["profiles"]:
         reasons.extend(f"profile {profile['name']}: {p}" for p in profile["problems"])
+    # Precedence: interrupted (130) over failed (4) over thresholds failed (1).
+    failed_thresholds = failure_reasons(report.get("thresholds", []))
+    reasons.extend(failed_thresholds)
     if report["interrupted"]:
         return {"ok": False, "status": "INTERRUPTED", "reasons": ["stopped by a signal", *reasons]}
-    if reasons:
+    if len(reasons) > len(failed_thresholds):
         return {"ok": False, "status": "FAILED", "reasons": reasons}
+    if reasons:
+        return {"ok": False, "status": "THRESHOLDS_FAILED", "reasons": reasons}
     return {"ok": True, "status": "PASSED", "reasons": []}
+
+
+EXIT_CODES = {
+    "PASSED": ExitCode.OK,
+    "THRESHOLDS_FAILED": ExitCode.THRESHOLDS_FAILED,
+    "INTERRUPTED": ExitCode.INTERRUPTED,
+}
+
+
+def exit_code(report: dict[str, Any]) -> ExitCode:
+    """The exit code a report's verdict calls for (a failed run: 4)."""
+    return EXIT_CODES.get(report["verdict"]["status"], ExitCode.RUN_FAILED)
 
 
 def _latency_line(label: str, latency: dict[str, float]) -> str:
@@ -214,6 +234,9 @@ def format_report(report: dict[str, Any]) -> str:
     failures = {r for p in report["profiles"] for r in p["counters"]["failures"]}
     if "connection_refused" in failures:
         lines.append(REFUSED_HINT)
+    if report.get("thresholds"):
+        lines.append(THIN)
+        lines.extend(format_thresholds(report["thresholds"]))
     v = report["verdict"]
     lines.append(THIN)
     lines.append(

@@ -15,13 +15,13 @@ import signal
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from stressgen.engine import board
 from stressgen.engine.metrics import LatencyHistogram, ProfileCounters
 from stressgen.engine.pacer import Schedule
 from stressgen.engine.process import worker_main
-from stressgen.engine.worker import Histograms, WorkerSpec
+from stressgen.engine.worker import Histograms, WorkerSpec, shard_count
 from stressgen.errors import StartupError
 
 START_DELAY_S = 0.2
@@ -63,6 +63,17 @@ class Progress:
     interval_p99_ms: float | None
 
 
+class IntervalRecorder(Protocol):
+    """An optional observer of a run's intervals (the report's series, ``--hlog``)."""
+
+    def histograms(self, profile: str, blobs: dict[str, dict[str, Any]]) -> None:
+        """Every histogram delta of a worker of ``profile``, as it is merged."""
+
+    def sample(self, elapsed_s: float, counts: dict[str, dict[str, int]]) -> None:
+        """Each profile's live counters, each time every running worker has published
+        its histograms once more (a round: about once per publish interval)."""
+
+
 @dataclasses.dataclass
 class _Worker:
     spec: WorkerSpec
@@ -82,6 +93,7 @@ class Supervisor:
         progress_interval_s: float,
         on_progress: Callable[[Progress], None] | None = None,
         hard_deadline_s: float,
+        recorder: IntervalRecorder | None = None,
     ) -> None:
         self.specs = specs
         self.progress_interval_s = progress_interval_s
@@ -91,7 +103,10 @@ class Supervisor:
         self.results = {name: ProfileResult(name) for name in names}
         self._signals = 0
         self._acted_on = 0
+        self._live: Any = None
         self._interval = LatencyHistogram()
+        self.recorder = recorder
+        self._round: set[int] = set()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._signals += 1
@@ -114,7 +129,7 @@ class Supervisor:
                     name=f"stressgen-{spec.profile.name}-{spec.row}",
                     daemon=True,
                 )
-                process.start()
+                _start_ignoring_sigint(process, self._on_signal)
                 child_end.close()
                 workers.append(_Worker(spec, process, parent_end))
             self._await_ready(workers)
@@ -157,7 +172,21 @@ class Supervisor:
                     )
             worker.pipe.recv()
 
+    def failed_alerts(self) -> int:
+        """Alerts failed so far, read from the live board (0 before the workers start).
+
+        Safe to call from another thread (a port-forward watcher charging an outage with
+        the failures counted during it)."""
+        live = self._live
+        if live is None:
+            return 0
+        return sum(
+            board.read(live, [s.row])["requests_failed"] * s.template.alerts_per_request
+            for s in self.specs
+        )
+
     def _collect(self, workers: list[_Worker], live: Any, started_at: float) -> None:
+        self._live = live
         next_progress = started_at + self.progress_interval_s
         last_progress, last_sent = started_at, 0
         hard_deadline = started_at + self.hard_deadline_s
@@ -170,6 +199,8 @@ class Supervisor:
             for ready in multiprocessing.connection.wait(waitables, timeout):
                 self._handle(workers, ready)
             self._act_on_signals(workers)
+            if self.recorder is not None and self._round_complete(workers):
+                self.recorder.sample(time.time() - started_at, _profile_counts(workers, live))
             if self._signals >= 2 and kill_at is None:
                 kill_at = time.time() + KILL_GRACE_S
             now = time.time()
@@ -220,6 +251,7 @@ class Supervisor:
         result = self.results[worker.spec.profile.name]
         kind = message[0]
         if kind == "hist":
+            self._round.add(worker.spec.row)
             self._merge_histograms(result, message[1])
         elif kind == "final":
             _, counters, hists = message
@@ -228,12 +260,21 @@ class Supervisor:
             worker.final = True
 
     def _merge_histograms(self, result: ProfileResult, blobs: dict[str, dict[str, Any]]) -> None:
+        if self.recorder is not None:
+            self.recorder.histograms(result.name, blobs)
         for name, hist in result.histograms.items():
             blob = blobs.get(name)
             if blob:
                 hist.merge_encoded(blob["hdr"], blob["clamped"])
                 if name == "from_due":
                     self._interval.merge_encoded(blob["hdr"], blob["clamped"])
+
+    def _round_complete(self, workers: list[_Worker]) -> bool:
+        running = {w.spec.row for w in workers if w.pipe is not None and not w.final}
+        if not self._round or not running <= self._round:
+            return False
+        self._round.clear()
+        return True
 
     def _act_on_signals(self, workers: list[_Worker]) -> None:
         while self._acted_on < min(self._signals, 2):
@@ -249,7 +290,10 @@ class Supervisor:
         values = board.read(live, [spec.row])
         counters = board.counters_from_row(values)
         planned = sum(
-            Schedule.for_worker(spec.profile, spec.duration_s, k).total for k in spec.workers
+            shard_count(
+                Schedule.for_worker(spec.profile, spec.duration_s, k).total, spec.shard, spec.shards
+            )
+            for k in range(spec.profile.worker_count)
         )
         counters.unsent = max(0, planned - counters.requests_sent)
         result.counters.merge(counters)
@@ -258,6 +302,29 @@ class Supervisor:
             f"worker process {worker.process.name} (pid {worker.process.pid}) died "
             f"with exit code {code}; its counts are those last published"
         )
+
+
+def _profile_counts(workers: list[_Worker], live: Any) -> dict[str, dict[str, int]]:
+    """Each profile's live board counters, summed over its processes."""
+    rows: dict[str, list[int]] = {}
+    for worker in workers:
+        rows.setdefault(worker.spec.profile.name, []).append(worker.spec.row)
+    return {name: board.read(live, profile_rows) for name, profile_rows in rows.items()}
+
+
+def _start_ignoring_sigint(process: Any, handler: Any) -> None:
+    """Start a child with SIGINT ignored from its first instruction.
+
+    An ignored signal stays ignored across exec, and Python then installs no
+    KeyboardInterrupt handler: a Ctrl-C at the terminal, which reaches the whole process
+    group, cannot kill a worker half-way through its start-up imports; the supervisor alone
+    decides when workers stop. (A Ctrl-C during these few milliseconds is not counted.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _reap(workers: list[_Worker]) -> None:

@@ -1,61 +1,58 @@
-"""How a request reaches the target. One interface, so a leaner transport can sit beside
-the aiohttp one; the worker only ever calls :meth:`Transport.post`."""
+"""How requests reach the target. Two transports behind one interface: the fast one (our
+lean HTTP/1.1 client) and aiohttp (general, proxy-capable). Results come back through a
+sink rather than an awaited call, so the fast transport needs no task per request."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-import aiohttp
+
+class ResultSink(Protocol):
+    """Where a transport reports each request's outcome, exactly once."""
+
+    def on_answer(self, tag: Any, status: int) -> None:
+        """The request ``tag`` was answered with ``status``."""
+
+    def on_failure(self, tag: Any, error: BaseException) -> None:
+        """The request ``tag`` failed (refused, reset, timed out...)."""
 
 
 class Transport(Protocol):
-    """Sends one POST body to the run's URL and returns the HTTP status."""
+    """Sends POST bodies to the run's URL."""
 
-    async def post(self, body: bytes) -> int:
-        """POST ``body``; return the status, or raise the transport's error (timeouts too)."""
+    def bind(self, sink: ResultSink) -> None:
+        """Attach the sink; called on the running loop before the first send."""
 
-    async def close(self) -> None:
-        """Close pooled connections."""
-
-
-class AiohttpTransport:
-    """aiohttp with one pooled session: keep-alive, at most ``max_connections`` sockets.
-
-    Built inside the worker process (never inherited). No retries: a failed POST is
-    reported to the caller, which counts it once.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        max_connections: int,
-        timeout_s: float,
-        verify_tls: bool = True,
-    ) -> None:
-        self.url = url
-        connector = aiohttp.TCPConnector(
-            limit=max_connections,
-            limit_per_host=max_connections,
-            keepalive_timeout=60.0,
-            ssl=verify_tls,
-            enable_cleanup_closed=False,
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            # node-agent sets no Content-Type; the synchronizer does not check it.
-            skip_auto_headers=("Content-Type", "User-Agent"),
-            headers={"User-Agent": "stressgen"},
-            auto_decompress=False,
-        )
-
-    async def post(self, body: bytes) -> int:
-        """POST one body; the answer's body is read (and dropped) so the socket is reused."""
-        async with self.session.post(self.url, data=body) as response:
-            await response.read()
-            return response.status
+    def send(self, body: bytes, tag: Any) -> None:
+        """Send one request now; never raises: its outcome goes to the sink."""
 
     async def close(self) -> None:
-        """Close the session and its connections."""
-        await self.session.close()
+        """Drop connections; no outcome is reported after this."""
+
+
+def make_transport(
+    kind: str,
+    url: str,
+    *,
+    max_connections: int,
+    timeout_s: float,
+    proxy: str | None = None,
+    ca_file: str | None = None,
+    insecure: bool = False,
+) -> Transport:
+    """The transport a worker process uses (built inside that process, never inherited)."""
+    from stressgen.engine.aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+    from stressgen.engine.fasthttp import FastTransport, tls_context  # noqa: PLC0415
+
+    context = tls_context(ca_file=ca_file, insecure=insecure) if url.startswith("https") else None
+    if kind == "aiohttp":
+        return AiohttpTransport(
+            url,
+            max_connections=max_connections,
+            timeout_s=timeout_s,
+            ssl_context=context,
+            proxy=proxy,
+        )
+    return FastTransport(
+        url, max_connections=max_connections, timeout_s=timeout_s, ssl_context=context
+    )

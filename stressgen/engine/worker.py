@@ -45,11 +45,18 @@ class WorkerSpec:
     template: AlertTemplate
     url: str
     duration_s: float
-    workers: tuple[int, ...]
-    """Which of the profile's workers (0-based) this process runs."""
+    shard: int
+    shards: int
+    """This process sends every worker's sends number ``shard``, ``shard + shards``, ...:
+    a profile spread over ``shards`` processes keeps exactly its one schedule."""
     row: int
     """This process's row on the live board."""
     seed: int | None = None
+    transport: str = "fast"
+    """``fast`` or ``aiohttp`` (``auto`` is resolved before the spec is made)."""
+    proxy: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
     publish_interval_s: float = 1.0
     drain_s: float = 5.0
     """After a first Ctrl-C: how long in-flight requests may take to finish."""
@@ -95,32 +102,39 @@ class ProfileSender:
         self.backlog_cap = max(MIN_BACKLOG, BACKLOG_PER_CONNECTION * self.cap)
         self.give_up_at = spec.duration_s + max(MIN_OVERRUN_S, OVERRUN_SHARE * spec.duration_s)
         self.alerts = spec.template.alerts_per_request
-        self.schedules = {
-            k: Schedule.for_worker(spec.profile, spec.duration_s, k) for k in spec.workers
-        }
+        workers = range(spec.profile.worker_count)
+        self.schedules = {k: Schedule.for_worker(spec.profile, spec.duration_s, k) for k in workers}
         base_seed = spec.seed
         self.factories = {
             k: PayloadFactory(
                 spec.template,
-                seed=None if base_seed is None else base_seed * 1_000_003 + k,
+                seed=None
+                if base_seed is None
+                else (base_seed * 1_000_003 + k) * 1_009 + spec.shard,
                 worker=k,
             )
-            for k in spec.workers
+            for k in workers
         }
         self.pending: collections.deque[tuple[float, int]] = collections.deque()
-        self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
+        self.cancelled = False
+        # Bound once: these run for every request.
+        self._record_lateness = self.histograms.lateness.record
+        self._record_due = self.histograms.from_due.record
+        self._record_sent = self.histograms.from_sent.record
         self._idle = asyncio.Event()
         self._idle.set()
 
     # scheduling ------------------------------------------------------------------
     async def run(self) -> None:
         """Send everything the schedule asks for, then wait for the answers."""
+        self.transport.bind(self)
         heap = []
+        step = self.spec.shards
         for k, schedule in self.schedules.items():
-            first = schedule.due(0)
+            first = schedule.due(self.spec.shard)
             if first is not None:
-                heap.append((first, k, 0))
+                heap.append((first, k, self.spec.shard))
         heapq.heapify(heap)
         clock = self.clock
         give_up_at = self.give_up_at
@@ -137,11 +151,11 @@ class ProfileSender:
             if len(self.pending) >= self.backlog_cap:
                 await asyncio.sleep(MIN_SLEEP_S)  # the backlog is bounded: wait for room
                 continue
-            following = self.schedules[k].due(n + 1)
+            following = self.schedules[k].due(n + step)
             if following is None:
                 heapq.heappop(heap)
             else:
-                heapq.heapreplace(heap, (following, k, n + 1))
+                heapq.heapreplace(heap, (following, k, n + step))
             if self.in_flight < self.cap:
                 self._start(due, k)
             else:
@@ -149,9 +163,10 @@ class ProfileSender:
         # Sends already due that will never go out are counted, never dropped silently.
         now = clock()
         self.counters.unsent += sum(
-            max(0, self.schedules[k].count_due(now) - n) for _, k, n in heap
+            shard_count(self.schedules[k].count_due(now), n, step) for _, k, n in heap
         )
-        await self._idle.wait()
+        if self.in_flight:
+            await self._idle.wait()
 
     def stop(self) -> None:
         """Stop scheduling; sends not yet out are counted unsent; in-flight ones go on."""
@@ -160,58 +175,62 @@ class ProfileSender:
         self.pending.clear()
 
     def cancel(self) -> None:
-        """Stop now: in-flight requests are cut off and counted as such."""
+        """Stop now: requests still in flight are cut off and counted as such."""
         self.stop()
-        for task in list(self.tasks):
-            task.cancel()
-
-    def _start(self, due: float, k: int) -> None:
-        self.in_flight += 1
-        self._idle.clear()
-        task = asyncio.get_running_loop().create_task(self._send(due, k))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.cancelled = True
+        self.counters.in_flight_at_stop += self.in_flight
+        self.in_flight = 0
+        self._idle.set()
 
     # one request -----------------------------------------------------------------
-    async def _send(self, due: float, k: int) -> None:
+    def _start(self, due: float, k: int) -> None:
         counters = self.counters
-        hist = self.histograms
+        self.in_flight += 1
+        self._idle.clear()
         body = self.factories[k].render()
         sent = self.clock()
         counters.last_send_s = sent
         late = sent - due
-        if late > 0:
-            hist.lateness.record(int(late * 1e6))
-            if late > LATE_SLACK_S:
-                counters.note_late(late * 1e3)
-        else:
-            hist.lateness.record(0)
+        if late > LATE_SLACK_S:
+            counters.note_late(late * 1e3)
+        self._record_lateness(int(late * 1e6) if late > 0 else 0)
         counters.note_sent(self.alerts)
-        try:
-            status = await self.transport.post(body)
-        except asyncio.CancelledError:
-            counters.in_flight_at_stop += 1
-            self._finished()
-            return
-        except Exception as exc:
-            counters.note_failure(classify_exception(exc), _describe(exc))
-        else:
-            counters.note_response(status, self.alerts)
-        done = self.clock()
-        hist.from_due.record(int((done - due) * 1e6))
-        hist.from_sent.record(int((done - sent) * 1e6))
-        self._finished()
+        self.transport.send(body, (due, sent))
 
-    def _finished(self) -> None:
+    def on_answer(self, tag: tuple[float, float], status: int) -> None:
+        """The transport's report of an answer (see :class:`ResultSink`)."""
+        if self.cancelled:
+            return
+        self.counters.note_response(status, self.alerts)
+        self._finished(tag)
+
+    def on_failure(self, tag: tuple[float, float], error: BaseException) -> None:
+        """The transport's report of a failure: counted once under its reason."""
+        if self.cancelled:
+            return
+        self.counters.note_failure(classify_exception(error), _describe(error))
+        self._finished(tag)
+
+    def _finished(self, tag: tuple[float, float]) -> None:
+        due, sent = tag
+        done = self.clock()
+        self._record_due(int((done - due) * 1e6))
+        self._record_sent(int((done - sent) * 1e6))
         self.in_flight -= 1
-        if self.pending and self.clock() > self.give_up_at:
-            self.counters.unsent += len(self.pending)  # too late to be worth sending
-            self.pending.clear()
-        if self.pending and not self.stopping:
-            due, k = self.pending.popleft()
-            self._start(due, k)
-        elif self.in_flight == 0:
+        pending = self.pending
+        if pending:
+            if self.clock() > self.give_up_at:
+                self.counters.unsent += len(pending)  # too late to be worth sending
+                pending.clear()
+            elif not self.stopping:
+                self._start(*pending.popleft())
+        if self.in_flight == 0:
             self._idle.set()
+
+
+def shard_count(limit: int, first: int, step: int) -> int:
+    """How many of ``first, first + step, ...`` are below ``limit``."""
+    return max(0, -(-(limit - first) // step))
 
 
 def _describe(exc: BaseException) -> str:
