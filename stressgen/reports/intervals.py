@@ -1,0 +1,147 @@
+"""Per-interval data of a run, collected in the parent: the report's time series and the
+interval histograms of ``--hlog``.
+
+The supervisor hands an :class:`IntervalRecorder` every histogram delta it merges and, each
+time every running worker process has published once more (about once a second: their
+publish interval), each profile's cumulative live counters. Closing an interval on that
+round rather than on a clock keeps one delta per process in each interval; a clock in step
+with the publish interval would catch two in one and none in the next. Pure bookkeeping:
+no I/O, no clock. Interval histograms are plain hdrh ones with the engine's bounds: this
+runs every second in the parent, where only p99 and max are needed (a full
+``LatencyHistogram.percentiles`` walks every bucket in Python for the mean).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from stressgen.config import RunConfig
+from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from stressgen.engine.worker import WorkerSpec
+
+SERIES_COLUMNS = (
+    "elapsed_s",
+    "alerts_sent",
+    "alerts_accepted",
+    "alerts_failed",
+    "late_sends",
+    "p99_ms",
+    "max_ms",
+)
+"""One row per interval and profile: the interval's end (seconds from the start), what
+happened in it (counts, not running totals), and its latency from due time (null when no
+answer came in it)."""
+MAX_ROWS = 600
+"""Longer runs get intervals of several rounds, so a report holds about this many rows."""
+PUBLISH_INTERVAL_S: float = WorkerSpec.publish_interval_s
+"""How often a worker process publishes its histogram deltas (one round)."""
+
+
+US_PER_MS = 1000.0
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """One closed interval: its span and each profile's encoded ``from_due`` histogram."""
+
+    start_s: float
+    end_s: float
+    histograms: dict[str, str]
+
+
+class IntervalRecorder:
+    """Accumulates histogram deltas per profile and closes an interval every
+    ``rounds_per_row`` rounds; see the module docstring. ``keep_histograms`` keeps each
+    interval's encoded histograms for a histogram log."""
+
+    def __init__(
+        self,
+        alerts_per_request: Mapping[str, int],
+        *,
+        rounds_per_row: int = 1,
+        keep_histograms: bool = False,
+    ) -> None:
+        self.alerts_per_request = dict(alerts_per_request)
+        self.rounds_per_row = rounds_per_row
+        self.keep_histograms = keep_histograms
+        self.rows: dict[str, list[list[Any]]] = {name: [] for name in alerts_per_request}
+        self.intervals: list[Interval] = []
+        self._pending = {name: _histogram() for name in alerts_per_request}
+        self._last: dict[str, tuple[int, int, int, int]] = dict.fromkeys(
+            alerts_per_request, (0, 0, 0, 0)
+        )
+        self._last_s = 0.0
+        self._rounds = 0
+
+    @classmethod
+    def for_config(cls, config: RunConfig, *, keep_histograms: bool) -> IntervalRecorder:
+        """A recorder for a run: about one row a second, at most ~:data:`MAX_ROWS` rows."""
+        rounds = max(1, math.ceil(config.duration_s / PUBLISH_INTERVAL_S / MAX_ROWS))
+        apr = {p.name: p.alerts_per_request for p in config.profiles}
+        return cls(apr, rounds_per_row=rounds, keep_histograms=keep_histograms)
+
+    # the supervisor's hooks ---------------------------------------------------------------
+    def histograms(self, profile: str, blobs: Mapping[str, Mapping[str, Any]]) -> None:
+        """A worker's histogram delta (encoded, by histogram name)."""
+        blob = blobs.get("from_due")
+        if blob and profile in self._pending:
+            self._pending[profile].decode_and_add(blob["hdr"])
+
+    def sample(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Every running worker published once more; ``counts``: cumulative, by profile."""
+        self._rounds += 1
+        if self._rounds % self.rounds_per_row == 0:
+            self._close(elapsed_s, counts)
+
+    def finish(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Close the last interval with the run's final (exact) counters."""
+        moved = any(self._cumulative(name, counts) != self._last[name] for name in self._last)
+        pending = any(h.get_total_count() for h in self._pending.values())
+        if moved or pending or not any(self.rows.values()):
+            self._close(max(elapsed_s, self._last_s), counts)
+
+    # -------------------------------------------------------------------------------------
+    def _cumulative(
+        self, name: str, counts: Mapping[str, Mapping[str, int]]
+    ) -> tuple[int, int, int, int]:
+        c = counts.get(name)
+        if c is None:
+            return self._last[name]
+        failed = c["requests_failed"] * self.alerts_per_request[name]
+        return c["alerts_sent"], c["alerts_accepted"], failed, c["late_sends"]
+
+    def _close(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
+        encoded: dict[str, str] = {}
+        for name, hist in self._pending.items():
+            now = self._cumulative(name, counts)
+            delta = [max(0, a - b) for a, b in zip(now, self._last[name], strict=True)]
+            self._last[name] = now
+            p99: float | None = None
+            top: float | None = None
+            if hist.get_total_count():
+                p99 = hist.get_value_at_percentile(99.0) / US_PER_MS
+                top = hist.get_max_value() / US_PER_MS
+            self.rows[name].append([round(elapsed_s, 3), *delta, p99, top])
+            if self.keep_histograms:
+                encoded[name] = hist.encode().decode("ascii")
+            self._pending[name] = _histogram()
+        if self.keep_histograms:
+            self.intervals.append(Interval(self._last_s, elapsed_s, encoded))
+        self._last_s = elapsed_s
+
+    def series(self) -> dict[str, Any]:
+        """The report's ``series``: ``{interval_s, columns, profiles: {name: rows}}``."""
+        return {
+            "interval_s": self.rounds_per_row * PUBLISH_INTERVAL_S,
+            "columns": list(SERIES_COLUMNS),
+            "profiles": {name: [list(r) for r in rows] for name, rows in self.rows.items()},
+        }
