@@ -286,3 +286,23 @@ def test_fast_record_matches_hdrh_exactly() -> None:
     again = LatencyHistogram()
     again.merge_encoded(reference.encode())
     assert again.encode() == ours.encode()
+
+
+def test_flushes_between_records_keep_min_max_and_total() -> None:
+    """Counts move into hdrh in C at each read; several reads between records must give
+    the histogram hdrh's record_value gives (min and max carried across flushes)."""
+    from hdrh.histogram import HdrHistogram
+
+    from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+
+    ours = LatencyHistogram()
+    reference = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for batch in ([500, 700], [300_000, 2], [40, 90_000_000], [], [HIGHEST_US]):
+        for value in batch:
+            ours.record(value)
+            reference.record_value(value)
+        assert ours.count == reference.get_total_count()
+        assert ours.encode() == reference.encode().decode()
+    summary = ours.percentiles((0.0, 100.0))
+    assert summary["min"] == summary["p0"] == reference.get_min_value() / 1000.0
+    assert summary["max"] == summary["p100"] == reference.get_max_value() / 1000.0

@@ -27,6 +27,8 @@ import httptools
 if TYPE_CHECKING:
     from stressgen.engine.transport import ResultSink
 
+_monotonic = time.monotonic
+
 
 class TransportError(Exception):
     """A failure specific to this transport; ``stressgen_reason`` is its failure reason."""
@@ -100,17 +102,24 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if not self.busy:
             return
-        if not self.parser.should_keep_alive():
+        tag = self.tag
+        self.busy = False
+        self.tag = None
+        pool = self.pool
+        if self.parser.should_keep_alive():
+            # The hot path: pool the connection first, so a send the sink makes from its
+            # callback goes out on it at once.
+            pool._answered(self, tag, self.status)
+        else:
             self.alive = False
-        self._finish(self.status, None)
+            pool._done(self, tag, self.status, None)
 
-    def request(self, data: bytes, tag: Any, now: float) -> None:
-        """Write one whole request; its result goes to the pool's sink."""
+    def request(self, length: bytes, body: bytes, tag: Any, now: float) -> None:
+        """Write one whole request (head, length line, body); its result goes to the sink."""
         self.busy = True
         self.tag = tag
         self.started = now
-        assert self.transport is not None
-        self.transport.write(data)
+        cast(asyncio.Transport, self.transport).writelines((self.pool._head, length, body))
 
     def _finish(self, status: int | None, error: BaseException | None) -> None:
         tag = self.tag
@@ -155,7 +164,7 @@ class FastTransport:
         ).encode("latin-1")
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
-        self._waiting: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._waiting: collections.deque[tuple[bytes, bytes, Any]] = collections.deque()
         self._opening = 0
         self._sink: ResultSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,15 +180,15 @@ class FastTransport:
 
     def send(self, body: bytes, tag: Any) -> None:
         """Send one POST now (or as soon as a connection is open); never raises."""
-        data = self._head + b"%d\r\n\r\n" % len(body) + body
+        length = b"%d\r\n\r\n" % len(body)
         idle = self._idle
         while idle:
             conn = idle.pop()  # the most recently used: least likely to have timed out
             if conn.alive:
                 self._busy.add(conn)
-                conn.request(data, tag, time.monotonic())
+                conn.request(length, body, tag, _monotonic())
                 return
-        self._waiting.append((data, tag))
+        self._waiting.append((length, body, tag))
         if self._opening < len(self._waiting):
             self._opening += 1
             task = cast(asyncio.AbstractEventLoop, self._loop).create_task(self._open())
@@ -200,7 +209,7 @@ class FastTransport:
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             self._opening -= 1
             if self._waiting and not self._closed:
-                _, tag = self._waiting.popleft()
+                tag = self._waiting.popleft()[2]
                 error = RequestTimeout() if isinstance(exc, TimeoutError) else exc
                 cast("ResultSink", self._sink).on_failure(tag, error)
             return
@@ -212,13 +221,27 @@ class FastTransport:
         if self._closed:
             conn.abort()
         elif self._waiting and conn.alive:
-            data, tag = self._waiting.popleft()
+            length, body, tag = self._waiting.popleft()
             self._busy.add(conn)
-            conn.request(data, tag, time.monotonic())
+            conn.request(length, body, tag, _monotonic())
         elif conn.alive:
             self._idle.append(conn)
         else:
             conn.abort()
+
+    def _answered(self, conn: _Connection, tag: Any, status: int) -> None:
+        """A keep-alive answer: the connection is free before the sink hears of it."""
+        self._busy.discard(conn)
+        if self._closed:
+            conn.abort()
+            return
+        if self._waiting:
+            length, body, waiting_tag = self._waiting.popleft()
+            self._busy.add(conn)
+            conn.request(length, body, waiting_tag, _monotonic())
+        else:
+            self._idle.append(conn)
+        cast("ResultSink", self._sink).on_answer(tag, status)
 
     def _done(self, conn: _Connection, tag: Any, status: int | None, error: Any) -> None:
         self._busy.discard(conn)

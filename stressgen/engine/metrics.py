@@ -13,6 +13,7 @@ import ssl
 import zlib
 from array import array
 from collections.abc import Mapping, Sequence
+from ctypes import addressof
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import aiohttp
 from hdrh.codec import HdrCookieException, HdrLengthException
 from hdrh.histogram import HdrHistogram
+from pyhdrh import add_array
 
 from stressgen.errors import StressgenError
 
@@ -86,10 +88,17 @@ class LatencyHistogram:
     def _flush(self) -> HdrHistogram:
         """The histogram with every recorded value in it."""
         if self._pending_n:
+            # In C: a Python loop over the 23,552 counts took ~5 ms, a stall the sender
+            # felt once a second. The result is the same as record_value(value_of(i), n)
+            # for every non-zero count n at index i.
             hist, pending = self._hist, self._pending
-            for index, n in enumerate(pending):
-                if n:
-                    hist.record_value(hist.get_value_from_index(index), n)
+            raw = pending.tobytes()
+            lowest = (len(raw) - len(raw.lstrip(b"\0"))) // 8
+            highest = (len(raw.rstrip(b"\0")) - 1) // 8
+            add_array(addressof(hist.counts), pending.buffer_info()[0], hist.counts_len, 8)
+            hist.total_count += self._pending_n
+            hist.min_value = min(hist.min_value, hist.get_value_from_index(lowest))
+            hist.max_value = max(hist.max_value, hist.get_value_from_index(highest))
             self._pending = array("q", bytes(8 * hist.counts_len))
             self._pending_n = 0
         return self._hist

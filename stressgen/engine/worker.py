@@ -186,7 +186,8 @@ class ProfileSender:
     def _start(self, due: float, k: int) -> None:
         counters = self.counters
         self.in_flight += 1
-        self._idle.clear()
+        if self.in_flight == 1:
+            self._idle.clear()
         body = self.factories[k].render()
         sent = self.clock()
         counters.last_send_s = sent
@@ -219,7 +220,7 @@ class ProfileSender:
         self.in_flight -= 1
         pending = self.pending
         if pending:
-            if self.clock() > self.give_up_at:
+            if done > self.give_up_at:
                 self.counters.unsent += len(pending)  # too late to be worth sending
                 pending.clear()
             elif not self.stopping:
