@@ -306,3 +306,41 @@ def test_flushes_between_records_keep_min_max_and_total() -> None:
     summary = ours.percentiles((0.0, 100.0))
     assert summary["min"] == summary["p0"] == reference.get_min_value() / 1000.0
     assert summary["max"] == summary["p100"] == reference.get_max_value() / 1000.0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1],
+        [0, 0, 5],
+        [999, 1000, 1001, 2048, 2049],
+        [7] * 50 + [3_000_000] * 3,
+        "random",
+    ],
+)
+def test_percentiles_and_mean_equal_hdrhs_own(values: list[int] | str) -> None:
+    """The C-speed percentile walk answers exactly what hdrh's Python walk answers."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+
+    if isinstance(values, str):
+        rng = random.Random(4)
+        values = [int(rng.lognormvariate(8, 2)) for _ in range(20_000)]
+    ours = LatencyHistogram()
+    reference = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for value in values:
+        ours.record(value)
+        reference.record_value(value)
+    points = (0.0, 1.0, 25.0, 50.0, 90.0, 99.0, 99.9, 99.999, 100.0)
+    got = ours.percentiles(points)
+    expected = reference.get_percentile_to_value_dict(list(points))
+    for p in points:
+        assert got[f"p{p:g}"] == expected[p] / 1000.0, p
+    assert got["mean"] == reference.get_mean_value() / 1000.0
+    assert got["min"] == reference.get_min_value() / 1000.0
+    assert got["max"] == reference.get_max_value() / 1000.0
+    assert got["count"] == len(values)
+    assert ours.percentiles((101.0,))["p101"] == 0.0

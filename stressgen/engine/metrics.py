@@ -12,9 +12,12 @@ import socket
 import ssl
 import zlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from ctypes import addressof
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import mul
 from types import MappingProxyType
 from typing import Any
 
@@ -150,12 +153,25 @@ class LatencyHistogram:
         (within 0.1% at 3 digits)."""
         hist = self._flush()
         total = int(hist.get_total_count())
-        values = hist.get_percentile_to_value_dict(list(points)) if total else {}
-        out: dict[str, float] = {f"p{p:g}": values.get(p, 0) / 1000.0 for p in points}
-        out["min"] = hist.get_min_value() / 1000.0 if total else 0.0
-        out["mean"] = hist.get_mean_value() / 1000.0 if total else 0.0
-        out["max"] = hist.get_max_value() / 1000.0 if total else 0.0
-        out["count"] = total
+        out: dict[str, float] = {f"p{p:g}": 0.0 for p in points}
+        out.update(min=0.0, mean=0.0, max=0.0, count=total)
+        if not total:
+            return out
+        # hdrh's percentile and mean walk all 23,552 buckets in Python (~50 ms: a stall
+        # felt at every progress line). The same answers with the loops in C; tests check
+        # them against hdrh's own, value for value.
+        counts = memoryview(hist.counts).cast("B").cast("Q")
+        cumulative = list(accumulate(counts))
+        for p in points:
+            if p > 100.0:
+                continue  # hdrh gives no value there
+            index = bisect_left(cumulative, hist.get_target_count_at_percentile(p))
+            value = hist.get_value_from_index(min(index, len(cumulative) - 1))
+            edge = hist.get_highest_equivalent_value if p else hist.get_lowest_equivalent_value
+            out[f"p{p:g}"] = edge(value) / 1000.0
+        out["min"] = hist.get_min_value() / 1000.0
+        out["mean"] = _weighted_sum(hist, counts) / total / 1000.0
+        out["max"] = hist.get_max_value() / 1000.0
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,6 +187,26 @@ class LatencyHistogram:
             raise MetricsDecodeError(f"not a latency histogram mapping: {dict(data)!r:.200}")
         hist.merge_encoded(hdr, clamped)
         return hist
+
+
+def _weighted_sum(hist: HdrHistogram, counts: Sequence[int]) -> int:
+    """Sum of count x bucket midpoint over every bucket: hdrh's mean numerator.
+
+    hdrh counts value ``i``'s bucket at ``lowest + size // 2``. Within bucket ``b`` the
+    lowest value is ``sub << shift`` and the size ``1 << shift``, so a bucket's share is
+    ``(sum(n * sub) << shift) + sum(n) * (size >> 1)``: two sums in C per bucket.
+    """
+    half, unit = hist.sub_bucket_half_count, hist.unit_magnitude
+    total = 0
+    for bucket in range(hist.bucket_count):
+        if bucket == 0:
+            first, subs = 0, range(hist.sub_bucket_count)
+        else:
+            first, subs = (bucket + 1) * half, range(half, 2 * half)
+        part = counts[first : first + len(subs)]
+        shift = bucket + unit
+        total += (sum(map(mul, part, subs)) << shift) + sum(part) * ((1 << shift) >> 1)
+    return total
 
 
 def _add_counts(into: dict[Any, int], other: Mapping[Any, int]) -> None:
