@@ -101,6 +101,10 @@ class PayloadFactory:
 
     def _timestamp(self) -> bytes:
         seconds, frac = divmod(self._clock(), _NS)
+        if not frac % 10:
+            # Go's RFC3339Nano drops trailing zeros; one nanosecond later has none, so the
+            # fixed nine digits are exactly what Go prints for the time reported.
+            frac += 1
         if seconds != self._second:
             self._second = seconds
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds)).encode()
