@@ -96,9 +96,6 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return False  # close our side too; connection_lost reports an unanswered request
 
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-
     def on_message_complete(self) -> None:
         if not self.busy:
             return
@@ -106,13 +103,15 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.tag = None
         pool = self.pool
+        # Read here rather than in an on_headers_complete callback: one call less.
+        self.status = status = self.parser.get_status_code()
         if self.parser.should_keep_alive():
             # The hot path: pool the connection first, so a send the sink makes from its
             # callback goes out on it at once.
-            pool._answered(self, tag, self.status)
+            pool._answered(self, tag, status)
         else:
             self.alive = False
-            pool._done(self, tag, self.status, None)
+            pool._done(self, tag, status, None)
 
     def request(self, length: bytes, body: bytes, tag: Any, now: float) -> None:
         """Write one whole request (head, length line, body); its result goes to the sink."""
@@ -163,7 +162,8 @@ class FastTransport:
             "Content-Length: "
         ).encode("latin-1")
         self._idle: list[_Connection] = []
-        self._busy: set[_Connection] = set()
+        self._open_conns: set[_Connection] = set()
+        """Every connection made and not yet lost: the sweep checks the busy ones."""
         self._waiting: collections.deque[tuple[bytes, bytes, Any]] = collections.deque()
         self._opening = 0
         self._sink: ResultSink | None = None
@@ -185,7 +185,6 @@ class FastTransport:
         while idle:
             conn = idle.pop()  # the most recently used: least likely to have timed out
             if conn.alive:
-                self._busy.add(conn)
                 conn.request(length, body, tag, _monotonic())
                 return
         self._waiting.append((length, body, tag))
@@ -214,6 +213,7 @@ class FastTransport:
                 cast("ResultSink", self._sink).on_failure(tag, error)
             return
         self._opening -= 1
+        self._open_conns.add(conn)
         self._release(conn)
 
     def _release(self, conn: _Connection) -> None:
@@ -222,7 +222,6 @@ class FastTransport:
             conn.abort()
         elif self._waiting and conn.alive:
             length, body, tag = self._waiting.popleft()
-            self._busy.add(conn)
             conn.request(length, body, tag, _monotonic())
         elif conn.alive:
             self._idle.append(conn)
@@ -231,20 +230,17 @@ class FastTransport:
 
     def _answered(self, conn: _Connection, tag: Any, status: int) -> None:
         """A keep-alive answer: the connection is free before the sink hears of it."""
-        self._busy.discard(conn)
         if self._closed:
             conn.abort()
             return
         if self._waiting:
             length, body, waiting_tag = self._waiting.popleft()
-            self._busy.add(conn)
             conn.request(length, body, waiting_tag, _monotonic())
         else:
             self._idle.append(conn)
         cast("ResultSink", self._sink).on_answer(tag, status)
 
     def _done(self, conn: _Connection, tag: Any, status: int | None, error: Any) -> None:
-        self._busy.discard(conn)
         if not self._closed:
             sink = cast("ResultSink", self._sink)
             if error is None:
@@ -257,14 +253,15 @@ class FastTransport:
             conn.abort()  # the server asked to close, or the connection is broken
 
     def _lost(self, conn: _Connection) -> None:
-        self._busy.discard(conn)
+        self._open_conns.discard(conn)
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)
 
     def _sweep(self) -> None:
         """Abort requests older than the timeout (a few checks per timeout period)."""
         now = time.monotonic()
-        for conn in [c for c in self._busy if now - c.started > self.timeout_s]:
+        expired = [c for c in self._open_conns if c.busy and now - c.started > self.timeout_s]
+        for conn in expired:
             conn.alive = False  # never reused: its answer may still arrive
             conn._finish(None, RequestTimeout())
             conn.abort()
@@ -281,10 +278,10 @@ class FastTransport:
             self._sweeper.cancel()
         for task in list(self._tasks):
             task.cancel()
-        for conn in [*self._idle, *self._busy]:
+        for conn in [*self._idle, *self._open_conns]:
             conn.abort()
         self._idle.clear()
-        self._busy.clear()
+        self._open_conns.clear()
         self._waiting.clear()
         await asyncio.sleep(0)
 
