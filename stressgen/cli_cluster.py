@@ -13,7 +13,7 @@ import click
 
 from stressgen.cli_types import DURATION
 from stressgen.cluster import ClusterConfig, ForwardConfig, KubeAccess
-from stressgen.cluster.config import FORWARD_MODES, parse_set
+from stressgen.cluster.config import FORWARD_MODES
 from stressgen.cluster.doctor import run_doctor
 from stressgen.cluster.lifecycle import cluster_down, cluster_up
 from stressgen.errors import ExitCode
@@ -112,7 +112,12 @@ def cluster() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Extra values file for helm (repeatable; overrides the seed's values).",
 )
-@click.option("--set", "sets", multiple=True, help="Extra helm value KEY=VALUE (repeatable).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    help="Extra helm value(s) KEY=VALUE[,KEY=VALUE] as helm reads them (repeatable).",
+)
 @click.option("--workload-namespace", default="stress-test-namespace", show_default=True)
 @click.option("--workload-name", default="stress-test-workload", show_default=True)
 @click.option("--workload-image", default="nginx:1.27-alpine", show_default=True)
@@ -140,9 +145,10 @@ def cluster_up_command(
     """Install the kubescape-operator chart as the seed does, deploy a test workload and
     wait until its application profile is complete.
 
-    Credentials from the environment: STRESSGEN_ACCOUNT (or CUSTOMER), STRESSGEN_ACCESS_KEY,
-    STRESSGEN_CLIENT_ID (or CLIENT_ID), STRESSGEN_SECRET_KEY (or SECRET_KEY),
-    STRESSGEN_SERVER. They reach helm on its standard input, never its command line.
+    Credentials from the environment: STRESSGEN_ACCOUNT (or the seed's CUSTOMER; the
+    account's GUID), STRESSGEN_ACCESS_KEY (warned about when missing), STRESSGEN_SERVER.
+    The seed's CLIENT_ID/SECRET_KEY are API credentials and are not used. They reach helm
+    on its standard input, never its command line.
     """
     cfg = ClusterConfig(
         kube=KubeAccess(context=kube_context, kubeconfig=kubeconfig),
@@ -152,7 +158,7 @@ def cluster_up_command(
         cluster_name=cluster_name,
         server=server,
         values_files=values_files,
-        sets=tuple(parse_set(s) for s in sets),
+        sets=sets,
         workload_namespace=workload_namespace,
         workload_name=workload_name,
         workload_image=workload_image,

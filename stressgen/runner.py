@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import orjson
 
 from stressgen.cluster import ForwardConfig, PortForward, forwarded
-from stressgen.cluster.report import annotate, forward_lines
+from stressgen.cluster.report import annotate, forward_lines, local_target_lines
 from stressgen.config import ProfileConfig, RunConfig
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
 from stressgen.engine.report import (
@@ -193,6 +193,8 @@ def run(
         report["port_forward"] = port_forward.summary()
         failed = report["totals"]["alerts_failed"]
         text = annotate(text, forward_lines(report["port_forward"], failed))
+    elif emu is None:
+        text = annotate(text, local_target_lines(url))
     print(text, file=out, flush=True)
     if config.report_json:
         Path(config.report_json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

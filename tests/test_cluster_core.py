@@ -10,24 +10,70 @@ from typing import Any
 import pytest
 import yaml
 
-from stressgen.cluster.commands import Command, is_secret_key, redact
+from stressgen.cluster.commands import Command, is_secret_key, redact, scrub
 from stressgen.cluster.config import ClusterConfig, ForwardConfig, KubeAccess, parse_set
 from stressgen.cluster.doctor import synchronizer_pods
 from stressgen.cluster.helm import (
+    SEED_VALUES,
+    credential_warnings,
     credentials_from_env,
     down_plan,
     helm_install,
+    install_values,
     nest,
     profile_state,
+    secrets_of,
     up_plan,
     workload_manifest,
 )
 from stressgen.cluster.portforward import port_forward_argv
-from stressgen.cluster.report import annotate, forward_lines
-from stressgen.cluster.target import forward_decision, is_loopback, local_url, pick_local_port
+from stressgen.cluster.report import annotate, forward_lines, local_target_lines
+from stressgen.cluster.target import (
+    forward_decision,
+    forward_port,
+    is_loopback,
+    local_url,
+    pick_local_port,
+)
 from stressgen.errors import ConfigError
 
 CREDS = {"account": "acct-1234", "accessKey": "AK-sekrit-99", "server": "api.example.io"}
+GUID = "0b6a7c1e-3f2d-4e5a-9b8c-7d6e5f4a3b2c"
+UPSTREAM_HELM_KWARGS: dict[str, object] = {
+    "capabilities.manageWorkloads": "enable",
+    "capabilities.configurationScan": "disable",
+    "capabilities.continuousScan": "disable",
+    "capabilities.nodeScan": "disable",
+    "capabilities.vulnerabilityScan": "disable",
+    "grypeOfflineDB.enabled": "false",
+    "capabilities.relevancy": "enable",
+    "capabilities.runtimeObservability": "enable",
+    "capabilities.malwareDetection": "enable",
+    "capabilities.runtimeDetection": "enable",
+    "capabilities.nodeProfileService": "enable",
+    "alertCRD.installDefault": True,
+    "alertCRD.scopeClustered": True,
+    "nodeAgent.config.maxLearningPeriod": "60s",
+    "nodeAgent.config.learningPeriod": "50s",
+    "nodeAgent.config.updatePeriod": "30s",
+    "nodeAgent.config.nodeProfileInterval": "1m",
+    "logger.level": "debug",
+    "capabilities.httpDetection": "disable",
+    "capabilities.admissionController": "disable",
+    "capabilities.networkEventsStreaming": "enable",
+    "capabilities.nodeSbomGeneration": "disable",
+    "nodeAgent.config.networkStreamingInterval": "5s",
+    "nodeAgent.config.profilesCacheRefreshRate": "5s",
+}
+"""``BackendStressTest.helm_kwargs`` of the seed (armosec/system-tests,
+tests_scripts/runtime/stress/stress_backend_only.py), copied as it is written there."""
+
+
+def as_helm_reads(value: object) -> object:
+    """A value the seed gives helm as ``--set k=v`` (``f"{k}={v}"``), as helm types it:
+    true/false in any case are booleans, the rest strings here."""
+    text = str(value)
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 @pytest.mark.parametrize(
@@ -86,10 +132,30 @@ def test_is_loopback(host: str | None, expected: bool) -> None:
         ),
         ("http://synchronizer.kubescape:8089", 8089, "http://127.0.0.1:8089"),
         ("http://localhost/x?y=1", 9000, "http://127.0.0.1:9000/x?y=1"),
+        # the forward carries the synchronizer's plain HTTP, whatever the URL said
+        (
+            "https://sync.example.com/apis/v1/kubescape.io",
+            8089,
+            "http://127.0.0.1:8089/apis/v1/kubescape.io",
+        ),
     ],
 )
 def test_local_url(url: str, port: int, expected: str) -> None:
     assert local_url(url, port) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://localhost:8089/apis/v1/kubescape.io", 8089),
+        ("http://localhost:9999", 9999),
+        ("https://sync.example.com/apis/v1/kubescape.io", 7000),  # not 443
+        ("http://sync.example.com", 7000),  # not 80
+        ("https://sync.example.com:8443", 8443),
+    ],
+)
+def test_forward_port_defaults_to_the_remote_port(url: str, expected: int) -> None:
+    assert forward_port(url, 7000) == expected
 
 
 def test_busy_local_port_is_replaced_by_a_free_one() -> None:
@@ -118,6 +184,19 @@ def test_redact(text: str, secrets: list[str], expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer eyJhbGciOi.x-y", "Authorization: Bearer ***"),
+        ("error: token=abc123; retry", "error: token=***; retry"),
+        ("accessKey: AK-1 rejected", "accessKey: *** rejected"),
+        ('error: services "synchronizer" not found', 'error: services "synchronizer" not found'),
+    ],
+)
+def test_scrub(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
     ("key", "secret"),
     [
         ("accessKey", True),
@@ -139,10 +218,9 @@ def test_secret_looking_keys(key: str, secret: bool) -> None:
     ("env", "expected"),
     [
         ({}, {}),
-        (
-            {"CUSTOMER": "c", "CLIENT_ID": "i", "SECRET_KEY": "s"},
-            {"account": "c", "clientID": "i", "secretKey": "s"},
-        ),
+        # the seed's API credentials are not chart values: not mapped to anything
+        ({"CUSTOMER": "c", "CLIENT_ID": "i", "SECRET_KEY": "s"}, {"account": "c"}),
+        ({"STRESSGEN_SECRET_KEY": "s", "STRESSGEN_CLIENT_ID": "i"}, {}),
         ({"CUSTOMER": "seed", "STRESSGEN_ACCOUNT": "mine"}, {"account": "mine"}),
         ({"STRESSGEN_ACCOUNT": " ", "CUSTOMER": "seed"}, {"account": "seed"}),
         (
@@ -155,6 +233,57 @@ def test_credentials_from_env(env: dict[str, str], expected: dict[str, str]) -> 
     assert credentials_from_env(env) == expected
 
 
+@pytest.mark.parametrize(
+    ("env", "sets", "expected"),
+    [
+        ({"STRESSGEN_ACCOUNT": GUID, "STRESSGEN_ACCESS_KEY": "ak-9"}, (), []),
+        ({"CUSTOMER": GUID.upper(), "STRESSGEN_ACCESS_KEY": "ak-9"}, (), []),
+        ({"STRESSGEN_ACCOUNT": GUID}, ("clusterName=c,accessKey=ak-9",), []),
+        (
+            {"CUSTOMER": "YourCustomerName", "STRESSGEN_ACCESS_KEY": "ak-9"},
+            (),
+            ["CUSTOMER does not look like an account GUID"],
+        ),
+        ({"STRESSGEN_ACCOUNT": GUID}, (), ["STRESSGEN_ACCESS_KEY is not set: installing without"]),
+        (
+            {"STRESSGEN_ACCOUNT": GUID, "CLIENT_ID": "cid-9", "SECRET_KEY": "sk-9"},
+            (),
+            ["(CLIENT_ID and SECRET_KEY are the seed's API credentials, not an access key"],
+        ),
+    ],
+)
+def test_credential_warnings(
+    env: dict[str, str], sets: tuple[str, ...], expected: list[str]
+) -> None:
+    """One line each, never a value."""
+    cfg = ClusterConfig(sets=sets)
+    warnings = credential_warnings(cfg, credentials_from_env(env), env)
+    assert len(warnings) == len(expected)
+    for line, words in zip(warnings, expected, strict=True):
+        assert words in line and "\n" not in line
+        assert not any(v in line for v in ("YourCustomerName", GUID, "cid-9", "sk-9", "ak-9"))
+
+
+def test_seed_values_are_the_seeds_but_debug_logging() -> None:
+    """Every one of the seed's helm values, as helm reads its --set, is in SEED_VALUES with
+    the same value, and nothing else is; only logger.level=debug is left out (on purpose:
+    debug logging slows the components under load)."""
+    upstream = {k: as_helm_reads(v) for k, v in UPSTREAM_HELM_KWARGS.items()}
+    assert set(upstream) - set(SEED_VALUES) == {"logger.level"}
+    assert set(SEED_VALUES) <= set(upstream)
+    for key, value in SEED_VALUES.items():
+        assert value == upstream[key], key
+    assert len(SEED_VALUES) == len(upstream) - 1 == 23
+    # and they reach helm's values document nested, with helm's types
+    values = install_values(ClusterConfig(), {"account": GUID})
+    for key, value in SEED_VALUES.items():
+        node: object = values
+        for part in key.split("."):
+            assert isinstance(node, dict)
+            node = node[part]
+        assert node == value and type(node) is type(value), key
+
+
 def test_nest() -> None:
     assert nest({"a.b": 1, "a.c.d": 2, "e": 3}) == {"a": {"b": 1, "c": {"d": 2}}, "e": 3}
 
@@ -164,7 +293,7 @@ def test_helm_install_keeps_secrets_off_the_command_line() -> None:
         kube=KubeAccess(context="ctx", kubeconfig="/k"),
         chart_version="1.2.3",
         values_files=("mine.yaml",),
-        sets=(("nodeAgent.config.learningPeriod", "2m"), ("imagePullSecret.password", "pw-77")),
+        sets=("nodeAgent.config.learningPeriod=2m", "imagePullSecret.password=pw-77"),
     )
     command = helm_install(cfg, CREDS)
     argv = list(command.argv)
@@ -189,6 +318,29 @@ def test_helm_install_keeps_secrets_off_the_command_line() -> None:
 def test_install_needs_an_account() -> None:
     with pytest.raises(ConfigError, match="STRESSGEN_ACCOUNT"):
         helm_install(ClusterConfig(), {"accessKey": "k"})
+    # unless --set gives it (masked like any secret-looking value)
+    command = helm_install(ClusterConfig(sets=(f"account={GUID}",)), {})
+    assert GUID not in command.display() and "account=***" in command.display()
+
+
+@pytest.mark.parametrize(
+    ("sets", "secrets"),
+    [
+        (("clusterName=x,accessKey=LEAKME1",), ["LEAKME1"]),
+        (("a=1,b.c=2,imagePullSecret.password=pw",), ["pw"]),
+        (("clusterName=x\\,accessKey=NOT-A-KEY",), []),  # one value: "x,accessKey=..."
+        (("token=a\\,b",), ["a\\,b", "a,b"]),  # as written and as helm reads it
+        (("tokens={t1,t2},x=1",), ["{t1,t2}", "t1", "t2"]),
+        (("x={a,accessKey=no},y=1",), []),  # list items are not keys
+        (("capabilities.runtimeDetection=enable",), []),
+    ],
+)
+def test_every_set_value_is_checked_for_secrets(sets: tuple[str, ...], secrets: list[str]) -> None:
+    """helm cuts --set at unescaped commas outside {lists}: each part's key decides."""
+    cfg = ClusterConfig(sets=sets)
+    assert set(secrets_of(cfg, {})) == set(secrets)
+    shown = helm_install(cfg, {"account": "a"}).display()
+    assert not any(secret in shown for secret in secrets)
 
 
 def test_up_and_down_plans() -> None:
@@ -233,8 +385,9 @@ def _profile(name: str, status: str, completion: str) -> dict[str, Any]:
         ([], False, "no application profile yet"),
         ([_profile("other", "completed", "complete")], False, "no application profile yet"),
         ([_profile("w", "ready", "partial")], False, "learning (status ready, completion partial)"),
-        ([_profile("w", "completed", "partial")], False, "learning"),
-        ([_profile("w", "completed", "complete")], True, "complete"),
+        # the seed's test is status == completed; a partial completion is said, not waited on
+        ([_profile("w", "completed", "partial")], True, "completed (completion: partial)"),
+        ([_profile("w", "completed", "complete")], True, "completed (completion: complete)"),
         (
             [
                 {
@@ -340,20 +493,44 @@ def test_cluster_config_errors_name_the_flag(kwargs: dict[str, Any], message: st
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a.b=1", ("a.b", "1")),
-        ("k=", ("k", "")),
-        ("k=a=b", ("k", "a=b")),
-        ("x[0]=y", ("x[0]", "y")),
+        ("a.b=1", [("a.b", "1")]),
+        ("k=", [("k", "")]),
+        ("k=a=b", [("k", "a=b")]),
+        ("x[0]=y", [("x[0]", "y")]),
+        ("a=1,b=2", [("a", "1"), ("b", "2")]),
+        ("a=1,", [("a", "1")]),
+        ("a=x\\,y,b=2", [("a", "x\\,y"), ("b", "2")]),
+        ("a={1,2},b=3", [("a", "{1,2}"), ("b", "3")]),
+        ("a=1{2,b=3}", [("a", "1{2"), ("b", "3}")]),  # a list only when the value starts it
     ],
 )
-def test_parse_set(text: str, expected: tuple[str, str]) -> None:
-    assert parse_set(text) == expected
+def test_parse_set(text: str, expected: list[tuple[str, str]]) -> None:
+    assert list(parse_set(text)) == expected
 
 
-@pytest.mark.parametrize("text", ["novalue", "=v", "a b=c"])
-def test_parse_set_rejects(text: str) -> None:
-    with pytest.raises(ConfigError, match="--set"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("novalue", "--set: 'novalue' is not KEY=VALUE"),
+        ("=v", "--set: '=***' is not KEY=VALUE"),
+        # the value of a malformed part is never shown: it may be a secret
+        ("imagePullSecret password=X-SECRET", "--set: 'imagePullSecret password=***' is not"),
+        ("a=1,b c=X-SECRET", "--set: 'b c=***' is not KEY=VALUE, like"),
+        ("a=1,,b=2", "--set: '' is not KEY=VALUE"),
+    ],
+)
+def test_parse_set_rejects_without_showing_values(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
         parse_set(text)
+    assert str(info.value).startswith(message)
+    assert "X-SECRET" not in str(info.value) and "X-SECRET" not in repr(info.value.value)
+    if "," in text:
+        assert "write one in a value as \\," in str(info.value)
+
+
+def test_cluster_config_checks_its_sets() -> None:
+    with pytest.raises(ConfigError, match=r"--set: 'a b=\*\*\*'"):
+        ClusterConfig(sets=("x=1", "a b=c"))
 
 
 def test_report_lines_sit_next_to_the_rate() -> None:
@@ -375,3 +552,20 @@ def test_report_lines_sit_next_to_the_rate() -> None:
     assert rows[4] == "B"
     quiet = forward_lines({**forward, "outages": []}, 0)
     assert quiet[1] == "  Port-forward: up for the whole run."
+
+
+@pytest.mark.parametrize(
+    ("url", "noted"),
+    [
+        ("http://localhost:8089/apis/v1/kubescape.io/v1/runtimealerts", True),
+        ("http://127.0.0.1:40000/x", True),
+        ("http://synchronizer.kubescape:8089/x", False),
+        ("https://10.0.0.5:8089/x", False),
+    ],
+)
+def test_a_direct_local_target_may_be_a_forward(url: str, noted: bool) -> None:
+    lines = local_target_lines(url)
+    assert bool(lines) is noted
+    if noted:
+        [line] = lines
+        assert "may cap this rate" in line and "port-forward bottleneck" in line

@@ -15,18 +15,20 @@ import pytest
 
 from stressgen.cluster import lifecycle
 from stressgen.cluster.commands import ToolError
-from stressgen.cluster.config import ClusterConfig
+from stressgen.cluster.config import ClusterConfig, KubeAccess
 from stressgen.cluster.helm import up_plan
 from tests.standins import Standins, install
 from tests.standins.cli import stressgen
 
 SECRETS = {
-    "STRESSGEN_ACCOUNT": "acct-secret-1111",
+    "STRESSGEN_ACCOUNT": "11111111-aaaa-4bbb-8ccc-000000001111",
     "STRESSGEN_ACCESS_KEY": "ak-secret-2222",
     "SECRET_KEY": "sk-secret-3333",
     "CLIENT_ID": "cid-secret-4444",
 }
 SET_SECRET = "pw-secret-5555"
+NO_CREDENTIALS = dict.fromkeys(("STRESSGEN_ACCOUNT", "CUSTOMER", "STRESSGEN_ACCESS_KEY"), "")
+"""Blanks over whatever the machine's environment holds (empty counts as not set)."""
 
 
 @pytest.fixture
@@ -86,8 +88,6 @@ def test_up_dry_run_prints_the_exact_commands_with_secrets_masked(
     for line in (
         "account: '***'",
         "accessKey: '***'",
-        "secretKey: '***'",
-        "clientID: '***'",
         "server: api.armosec.io",
         "runtimeDetection: enable",
         "installDefault: true",
@@ -95,6 +95,9 @@ def test_up_dry_run_prints_the_exact_commands_with_secrets_masked(
         "clusterName: stress-test-cluster",
     ):
         assert line in out, line
+    # the seed's API credentials are not chart values: not given to helm at all
+    assert "secretKey" not in out and "clientID" not in out
+    assert result.stderr == ""  # account and access key set: nothing to warn about
     assert "$ kubectl --context ctx rollout status deployment/synchronizer" in out
     assert "$ kubectl --context ctx apply -f -\n" in out and "kind: Deployment" in out
     assert "until the application profile of stress-test-workload is complete" in out
@@ -118,8 +121,8 @@ def test_up_runs_the_plan_and_waits_for_the_profile(standins: Standins) -> None:
     }
     done = json.loads(json.dumps(learning))
     done["items"][0]["metadata"]["annotations"] = {
-        "kubescape.io/status": "completed",
-        "kubescape.io/completion": "complete",
+        "kubescape.io/status": "completed",  # the seed's test; completion may stay partial
+        "kubescape.io/completion": "partial",
     }
     standins.scenario(
         responses=[
@@ -148,9 +151,12 @@ def test_up_runs_the_plan_and_waits_for_the_profile(standins: Standins) -> None:
     install_call = standins.calls("helm")[2]
     assert all(s not in " ".join(install_call["argv"]) for s in SECRETS.values())
     assert "accessKey: ak-secret-2222" in install_call["stdin"]
+    assert "sk-secret-3333" not in install_call["stdin"]
     assert "name: stress-test-workload" in standins.calls("kubectl")[1]["stdin"]
     assert "Application profile of stress-test-workload: learning" in result.stdout
-    assert "Application profile of stress-test-workload: complete" in result.stdout
+    assert (
+        "Application profile of stress-test-workload: completed (completion: partial)"
+    ) in result.stdout
 
 
 def test_helm_error_that_echoes_secrets_is_redacted(standins: Standins) -> None:
@@ -199,11 +205,92 @@ def test_down_removes_workload_then_release(standins: Standins) -> None:
     ]
 
 
+def test_a_secret_after_a_comma_in_set_is_masked(standins: Standins) -> None:
+    """helm (not run: --dry-run) would read ``clusterName=x,accessKey=...`` as two values;
+    the second one's secret-looking key masks its value too."""
+    result = stressgen(
+        standins,
+        "cluster",
+        "up",
+        "--dry-run",
+        "--set",
+        "clusterName=x,accessKey=LEAKME1",
+        env=SECRETS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LEAKME1" not in result.stdout + result.stderr
+    assert "--set 'clusterName=x,accessKey=***'" in result.stdout
+    assert result.stderr == ""  # the access key is given (by --set): no warning
+
+
+def test_dry_run_without_an_account_shows_a_placeholder(standins: Standins) -> None:
+    """No credentials at all: --dry-run still prints the plan (nothing runs: the stand-ins
+    record no call), with a placeholder for the account and one warning line for each of
+    the account and the access key."""
+    result = stressgen(standins, "cluster", "up", "--dry-run", env=NO_CREDENTIALS)
+    assert result.returncode == 0, result.stderr
+    assert "account: <STRESSGEN_ACCOUNT>" in result.stdout
+    assert "accessKey" not in result.stdout
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("stressgen: warning: ") for w in warnings)
+    assert "STRESSGEN_ACCOUNT is not set: shown as <STRESSGEN_ACCOUNT>" in warnings[0]
+    assert "STRESSGEN_ACCESS_KEY is not set: installing without an access key" in warnings[1]
+    assert standins.calls() == []
+
+
+def test_install_without_an_access_key_warns_once(standins: Standins) -> None:
+    """An account and the seed's API credentials but no access key: helm (stand-in) is run
+    with no access key -- there is none to give, CLIENT_ID/SECRET_KEY are not one -- and one
+    warning line says so, naming the variables, showing no value."""
+    standins.scenario(
+        responses=[
+            {
+                "match": ["get", "applicationprofiles.spdx.softwarecomposition.kubescape.io"],
+                "stdout": json.dumps(
+                    {
+                        "items": [
+                            {
+                                "metadata": {
+                                    "labels": {
+                                        "kubescape.io/workload-name": "stress-test-workload"
+                                    },
+                                    "annotations": {"kubescape.io/status": "completed"},
+                                }
+                            }
+                        ]
+                    }
+                ),
+            },
+        ]
+    )
+    env = {**SECRETS, "STRESSGEN_ACCESS_KEY": "", "CUSTOMER": ""}
+    result = stressgen(standins, "cluster", "up", "--poll-interval", "0.1s", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert leaked(result) == []
+    [warning] = result.stderr.strip().splitlines()
+    assert warning.startswith("stressgen: warning: STRESSGEN_ACCESS_KEY is not set")
+    assert "CLIENT_ID and SECRET_KEY are the seed's API credentials" in warning
+    stdin = standins.calls("helm")[2]["stdin"]
+    assert "accessKey" not in stdin and "sk-secret-3333" not in stdin
+    assert "account: 11111111-aaaa-4bbb-8ccc-000000001111" in stdin
+    assert "completed (completion: ?)" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["up"], {}, "STRESSGEN_ACCOUNT: '' is not set"),
+        (["up"], NO_CREDENTIALS, "STRESSGEN_ACCOUNT: '' is not set"),
         (["up", "--set", "novalue"], SECRETS, "--set: 'novalue' is not KEY=VALUE"),
+        (
+            ["up", "--set", f"imagePullSecret password={SET_SECRET}"],
+            SECRETS,
+            "--set: 'imagePullSecret password=***' is not KEY=VALUE",
+        ),
+        (
+            ["up", "--dry-run", "--set", f"a=1,b c={SET_SECRET}"],
+            SECRETS,
+            "--set: 'b c=***' is not KEY=VALUE",
+        ),
     ],
 )
 def test_usage_errors_are_one_line(
@@ -215,6 +302,7 @@ def test_usage_errors_are_one_line(
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"stressgen: error: {message}")
+    assert leaked(result) == []
     assert standins.calls() == []
 
 
@@ -264,11 +352,19 @@ def test_profile_wait_gives_up_at_its_timeout(
         ]
     )
     # Each stand-in kubectl call is a Python start-up (~0.1-0.3 s on a busy machine).
-    cfg = ClusterConfig(profile_timeout_s=2.0, poll_interval_s=0.1)
+    cfg = ClusterConfig(
+        kube=KubeAccess(context="prod"),
+        namespace="ks",
+        workload_namespace="stress-ns",
+        profile_timeout_s=2.0,
+        poll_interval_s=0.1,
+    )
     wait = up_plan(cfg, {"account": "a"})[-1:]
     out = io.StringIO()
-    with pytest.raises(ToolError, match=r"was not complete within 2s \(learning"):
+    with pytest.raises(ToolError, match=r"was not complete within 2s \(learning") as info:
         lifecycle.execute(wait, dry_run=False, out=out)
+    # what to check names the cluster and namespace in use, not the defaults
+    assert "node-agent pods running (kubectl --context prod get pods -n ks)" in str(info.value)
     said = out.getvalue()
     assert "kubectl failed: error: the server is currently unable to handle the request" in said
     assert "Application profile of stress-test-workload: learning" in said

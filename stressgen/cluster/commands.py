@@ -32,6 +32,11 @@ INSTALL_HINTS = {
 }
 SECRET_KEY = re.compile(r"(?i)(key|secret|password|passwd|token|account|credential|client_?id)")
 """A helm value whose name matches this holds a secret (``--set accessKey=...``)."""
+CREDENTIAL_TEXT = re.compile(
+    r"(?i)\b(bearer\s+|(?:token|password|secret|access[-_ ]?key)\s*[=:]\s*)[^\s\"',;]+"
+)
+"""A credential a tool may print with no secret of ours to match (a kubeconfig's bearer
+token in kubectl's error): ``Bearer abc`` -> ``Bearer ***``."""
 _HEAD_LINES = 10
 _TAIL_LINES = 5
 _PR_SET_PDEATHSIG = 1
@@ -52,6 +57,11 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, REDACTED)
     return text
+
+
+def scrub(text: str) -> str:
+    """``text`` with credentials that look like one (:data:`CREDENTIAL_TEXT`) masked."""
+    return CREDENTIAL_TEXT.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 def is_secret_key(key: str) -> bool:
@@ -177,7 +187,7 @@ class Background:
     """A long-running tool (``kubectl port-forward``) in a session of its own, so that a
     Ctrl-C at the terminal reaches stressgen, not it: stressgen stops it when it is done.
     Its stdout is discarded (kubectl logs every connection there); a thread drains its
-    stderr and keeps the last lines, so a full pipe never blocks it."""
+    stderr and keeps the last lines (through :func:`scrub`), so a full pipe never blocks it."""
 
     def __init__(self, argv: list[str]) -> None:
         self.popen = subprocess.Popen(
@@ -195,7 +205,7 @@ class Background:
     def _read(self) -> None:
         assert self.popen.stderr is not None
         for line in self.popen.stderr:
-            self.lines.append(line.decode(errors="replace").rstrip())
+            self.lines.append(scrub(line.decode(errors="replace").rstrip()))
 
     def exit_code(self) -> int | None:
         """None while it runs."""
@@ -206,6 +216,11 @@ class Background:
         if self.popen.poll() is not None:
             self._reader.join(1.0)
         return "\n".join(self.lines)
+
+    def last_line(self) -> str:
+        """The last non-empty line of its stderr so far ("" if none)."""
+        lines = [line for line in self.output().splitlines() if line.strip()]
+        return lines[-1].strip() if lines else ""
 
     def stop(self) -> None:
         """Stop it (see :func:`stop_process`) and close its pipe."""

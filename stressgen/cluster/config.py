@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from stressgen.cluster.commands import REDACTED
 from stressgen.errors import ConfigError
 
 FORWARD_MODES = ("auto", "always", "never")
@@ -46,12 +47,52 @@ def _optional_text(value: object, flag: str) -> str | None:
     raise ConfigError(flag, value, "a non-empty string")
 
 
-def parse_set(text: str, flag: str = "--set") -> tuple[str, str]:
-    """``KEY=VALUE`` (helm's ``--set`` form) into its two parts."""
-    key, sep, value = text.partition("=")
-    if not sep or not _HELM_KEY.match(key):
-        raise ConfigError(flag, text, "KEY=VALUE, like nodeAgent.config.learningPeriod=2m")
-    return key, value
+def split_set(text: str) -> list[str]:
+    """``text`` cut where helm cuts a ``--set`` argument: at each comma that is neither
+    escaped (``\\,``) nor inside a ``{a,b}`` list value."""
+    parts, start, at = [], 0, 0
+    in_value = in_list = False
+    while at < len(text):
+        char = text[at]
+        if char == "\\":
+            at += 2
+            continue
+        if char == "=" and not in_value:
+            in_value, in_list = True, text.startswith("{", at + 1)
+        elif char == "}" and in_list:
+            in_list = False
+        elif char == "," and not in_list:
+            parts.append(text[start:at])
+            start, in_value = at + 1, False
+        at += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _masked_part(part: str) -> str:
+    key, sep, value = part.partition("=")
+    return f"{key}={REDACTED}" if sep and value else part
+
+
+def parse_set(text: str, flag: str = "--set") -> tuple[tuple[str, str], ...]:
+    """Every ``KEY=VALUE`` of one helm ``--set`` argument (``a=1,b=2`` sets two values),
+    values as written (escapes kept). A bad part is named with its value masked: it may
+    be a secret."""
+    parts = split_set(text)
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # helm accepts a trailing comma
+    pairs = []
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep or not _HELM_KEY.match(key):
+            hint = "; helm cuts --set at commas: write one in a value as \\," if parts[1:] else ""
+            raise ConfigError(
+                flag,
+                _masked_part(part),
+                f"KEY=VALUE, like nodeAgent.config.learningPeriod=2m{hint}",
+            )
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -75,6 +116,15 @@ class KubeAccess:
         if self.kubeconfig:
             argv += ["--kubeconfig", self.kubeconfig]
         return [*argv, *args]
+
+    def flags(self) -> list[str]:
+        """stressgen's own flags for this access (for a command line shown to the user)."""
+        argv = []
+        if self.context:
+            argv += ["--kube-context", self.context]
+        if self.kubeconfig:
+            argv += ["--kubeconfig", self.kubeconfig]
+        return argv
 
     def helm_argv(self, *args: str) -> list[str]:
         """A helm command line with helm's names for the same two flags."""
@@ -136,7 +186,8 @@ class ClusterConfig:
     cluster_name: str = "stress-test-cluster"
     server: str | None = None
     values_files: tuple[str, ...] = ()
-    sets: tuple[tuple[str, str], ...] = ()
+    sets: tuple[str, ...] = ()
+    """helm ``--set`` arguments as given (each may set several values: ``a=1,b=2``)."""
     workload_namespace: str = "stress-test-namespace"
     workload_name: str = "stress-test-workload"
     workload_image: str = "nginx:1.27-alpine"
@@ -155,6 +206,8 @@ class ClusterConfig:
                 self.workload_namespace,
                 "a namespace of its own ('cluster down' deletes it)",
             )
+        for text in self.sets:
+            parse_set(text)
         _optional_text(self.chart_version, "--chart-version")
         _optional_text(self.server, "--server")
         if not isinstance(self.cluster_name, str) or not self.cluster_name.strip():

@@ -4,7 +4,10 @@ In order: kubectl and helm present; the cluster reachable; the kubescape namespa
 and the synchronizer pod running; the endpoint answering ``/healthz`` (through a
 port-forward when needed); one real test alert answered 202. Each check prints a
 PASS/FAIL/SKIP line and, when it fails, the fix. A check whose prerequisite failed is
-skipped rather than failed a second time.
+skipped rather than failed a second time: the cluster checks need kubectl, each the one
+before; the endpoint, when it takes a port-forward, needs all but the pod check (a forward
+to a pod that is not ready fails with kubectl's own reason, which is worth showing); the
+alert needs the endpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import dataclasses
 import http.client
 import io
 import json
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -22,7 +26,12 @@ from stressgen.cluster import commands
 from stressgen.cluster.commands import Command, ToolError
 from stressgen.cluster.config import ForwardConfig
 from stressgen.cluster.portforward import forwarded
-from stressgen.cluster.target import DEFAULT_CLUSTER_URL, host_port, probe_healthz
+from stressgen.cluster.target import (
+    DEFAULT_CLUSTER_URL,
+    forward_decision,
+    host_port,
+    probe_healthz,
+)
 from stressgen.errors import StressgenError
 from stressgen.payloads import AlertTemplate, PayloadFactory, alerts_url
 
@@ -129,12 +138,30 @@ def check_context(cfg: ForwardConfig) -> Check:
     return Check("cluster reachable", "PASS", f"context {context}")
 
 
+def _kubectl(cfg: ForwardConfig, *args: str) -> str:
+    """A kubectl command line to show in a fix, with the run's context and kubeconfig."""
+    return shlex.join(cfg.kube.kubectl_argv(*args))
+
+
+def logs_command(cfg: ForwardConfig) -> str:
+    """How to read the synchronizer's log (its Deployment has the Service's name)."""
+    return _kubectl(cfg, "logs", "-n", cfg.namespace, f"deploy/{cfg.service}")
+
+
+def up_command(cfg: ForwardConfig) -> str:
+    """``stressgen cluster up`` for the cluster and namespace the doctor looked at."""
+    argv = ["stressgen", "cluster", "up", *cfg.kube.flags()]
+    if cfg.namespace != "kubescape":
+        argv += ["--kubescape-namespace", cfg.namespace]
+    return shlex.join(argv)
+
+
 def check_namespace(cfg: ForwardConfig) -> Check:
     """The kubescape namespace exists."""
     ok, said = _run(cfg.kube.kubectl_argv("get", "namespace", cfg.namespace, "-o", "name"))
     name = f"namespace {cfg.namespace}"
     if not ok:
-        return Check(name, "FAIL", said, "install Kubescape: stressgen cluster up")
+        return Check(name, "FAIL", said, f"install Kubescape: {up_command(cfg)}")
     return Check(name, "PASS", "exists")
 
 
@@ -143,9 +170,9 @@ def check_synchronizer(cfg: ForwardConfig) -> Check:
     ok, said = _run(cfg.kube.kubectl_argv("get", "pods", "-n", cfg.namespace, "-o", "json"))
     name = f"{cfg.service} pod"
     fix = (
-        f"kubectl describe pods -n {cfg.namespace} | grep -A20 {cfg.service}; "
-        f"kubectl logs -n {cfg.namespace} deploy/{cfg.service}. The chart runs a "
-        "synchronizer only with an account and server set (stressgen cluster up)"
+        f"{_kubectl(cfg, 'describe', 'pods', '-n', cfg.namespace)} | grep -A20 {cfg.service}; "
+        f"{logs_command(cfg)}. The chart runs a synchronizer only with an account and "
+        f"server set ({up_command(cfg)})"
     )
     if not ok:
         return Check(name, "FAIL", said, fix)
@@ -177,6 +204,15 @@ def send_test_alert(url: str, timeout_s: float = ALERT_TIMEOUT_S) -> tuple[int |
     return response.status, f"{(time.monotonic() - started) * 1000:.1f}ms"
 
 
+def needs_forward(url: str, cfg: ForwardConfig) -> bool:
+    """Whether reaching ``url`` takes a port-forward (as ``run`` decides: a local URL in
+    auto mode is probed)."""
+    decision = forward_decision(cfg.mode, url)
+    if decision == "probe":
+        return probe_healthz(*host_port(url)) != 200
+    return decision == "forward"
+
+
 def _endpoint_and_alert(url: str, cfg: ForwardConfig) -> list[Check]:
     quiet = io.StringIO()
     try:
@@ -196,7 +232,7 @@ def _endpoint_and_alert(url: str, cfg: ForwardConfig) -> list[Check]:
                     _skip("test alert", "needs the endpoint"),
                 ]
             checks = [Check("endpoint", "PASS", f"{host}:{port}/healthz answered 200 {via}")]
-            checks.append(_alert_check(alerts_url(target)))
+            checks.append(_alert_check(alerts_url(target), cfg))
             return checks
     except StressgenError as exc:
         return [
@@ -205,11 +241,11 @@ def _endpoint_and_alert(url: str, cfg: ForwardConfig) -> list[Check]:
         ]
 
 
-def _alert_check(url: str) -> Check:
+def _alert_check(url: str, cfg: ForwardConfig) -> Check:
     status, note = send_test_alert(url)
     if status == 202:
         return Check("test alert", "PASS", f"answered 202 Accepted in {note}")
-    logs = "kubectl logs -n kubescape deploy/synchronizer"
+    logs = logs_command(cfg)
     if status is None:
         fix = (
             f"the synchronizer answers only once it forwarded the alert to the backend: "
@@ -249,16 +285,26 @@ def run_doctor(url: str | None, cfg: ForwardConfig, *, out: TextIO) -> bool:
         (f"namespace {cfg.namespace}", check_namespace),
         (f"{cfg.service} pod", check_synchronizer),
     ]
-    blocked = "needs kubectl" if kubectl.status != "PASS" else ""
+    blocked = "" if kubectl.status == "PASS" else "kubectl"
     for name, step in steps:
         if blocked:
-            report(_skip(name, blocked))
+            report(_skip(name, f"needs {blocked}"))
             continue
         result = report(step(cfg))
         if result.status != "PASS":
-            blocked = f"needs: {name}"
-    for last in _endpoint_and_alert(url or DEFAULT_CLUSTER_URL, cfg):
-        report(last)
+            blocked = name
+    target = url or DEFAULT_CLUSTER_URL
+    forward = needs_forward(target, cfg)
+    # A pod that is not ready is still worth one forward: kubectl says why it cannot reach it.
+    if blocked == f"{cfg.service} pod":
+        blocked = ""
+    if forward and blocked:
+        report(_skip("endpoint", f"needs a port-forward, which needs {blocked}"))
+        report(_skip("test alert", "needs the endpoint"))
+    else:  # decided: the endpoint check neither probes nor decides again
+        direct_or_forward = dataclasses.replace(cfg, mode="always" if forward else "never")
+        for last in _endpoint_and_alert(target, direct_or_forward):
+            report(last)
     passed = sum(c.status == "PASS" for c in checks)
     if passed == len(checks):
         print(f"All {passed} checks passed.", file=out, flush=True)

@@ -8,13 +8,15 @@ where any local user could read them in the process list; every listing masks th
 from __future__ import annotations
 
 import dataclasses
+import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from stressgen.cluster.commands import REDACTED, Command, is_secret_key
-from stressgen.cluster.config import SYNCHRONIZER, ClusterConfig
+from stressgen.cluster.config import SYNCHRONIZER, ClusterConfig, parse_set
 from stressgen.errors import ConfigError
 
 DEFAULT_SERVER = "api.armosec.io"
@@ -49,13 +51,21 @@ SEED_VALUES: Mapping[str, object] = {
 CREDENTIAL_ENV: Mapping[str, tuple[str, ...]] = {
     "account": ("STRESSGEN_ACCOUNT", "CUSTOMER"),
     "accessKey": ("STRESSGEN_ACCESS_KEY",),
-    "clientID": ("STRESSGEN_CLIENT_ID", "CLIENT_ID"),
-    "secretKey": ("STRESSGEN_SECRET_KEY", "SECRET_KEY"),
     "server": ("STRESSGEN_SERVER",),
 }
-"""Chart value -> environment variables that may hold it, first set wins."""
+"""Chart value -> environment variables that may hold it, first set wins. The chart's
+cloud secret holds only these three. ``CUSTOMER`` is the seed's name; the chart needs the
+account's GUID there, not a customer name."""
+API_CREDENTIAL_ENV = ("CLIENT_ID", "SECRET_KEY")
+"""The seed's backend API credentials: it logs in with them to fetch the access key.
+They are not chart values and stressgen makes no API call, so they are not used (not as
+an access key either: the synchronizer would fail to authenticate with it)."""
+ACCOUNT_PLACEHOLDER = "<STRESSGEN_ACCOUNT>"
+"""What ``--dry-run`` shows for an account that is not set."""
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\Z")
 PROFILE_RESOURCE = "applicationprofiles.spdx.softwarecomposition.kubescape.io"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stressgen"}
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def credentials_from_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -67,6 +77,47 @@ def credentials_from_env(env: Mapping[str, str]) -> dict[str, str]:
                 found[value] = env[name].strip()
                 break
     return found
+
+
+def api_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The seed's API credentials found in ``env``: unused, but masked wherever seen."""
+    return tuple(env[n].strip() for n in API_CREDENTIAL_ENV if env.get(n, "").strip())
+
+
+def set_values(cfg: ClusterConfig) -> list[tuple[str, str]]:
+    """Every ``(key, value)`` the user's ``--set`` arguments set, in order."""
+    return [pair for text in cfg.sets for pair in parse_set(text)]
+
+
+def given(cfg: ClusterConfig, creds: Mapping[str, str], value: str) -> bool:
+    """Whether chart value ``value`` (``account``...) is set, by the environment or --set."""
+    return value in creds or any(key == value for key, _ in set_values(cfg))
+
+
+def credential_warnings(
+    cfg: ClusterConfig, creds: Mapping[str, str], env: Mapping[str, str]
+) -> list[str]:
+    """One line per credential problem that does not stop an install (no value shown)."""
+    warnings = []
+    account = creds.get("account", "")
+    if account and account != ACCOUNT_PLACEHOLDER and not _GUID.match(account):
+        source = next(n for n in CREDENTIAL_ENV["account"] if env.get(n, "").strip())
+        warnings.append(
+            f"{source} does not look like an account GUID (xxxxxxxx-xxxx-...): the chart's "
+            "account must be the account's GUID, not a customer name"
+        )
+    if not given(cfg, creds, "accessKey"):
+        seed = [n for n in API_CREDENTIAL_ENV if env.get(n, "").strip()]
+        why = (
+            f" ({' and '.join(seed)} are the seed's API credentials, not an access key: unused)"
+            if seed
+            else ""
+        )
+        warnings.append(
+            "STRESSGEN_ACCESS_KEY is not set: installing without an access key, so the "
+            f"synchronizer may be refused by the backend{why}"
+        )
+    return warnings
 
 
 def nest(dotted: Mapping[str, object]) -> dict[str, Any]:
@@ -84,12 +135,12 @@ def nest(dotted: Mapping[str, object]) -> dict[str, Any]:
 def install_values(cfg: ClusterConfig, creds: Mapping[str, str]) -> dict[str, Any]:
     """The values document given on helm's stdin: the seed's values, the cluster name,
     the server and the credentials."""
-    if "account" not in creds:
+    if not given(cfg, creds, "account"):
         raise ConfigError(
             "STRESSGEN_ACCOUNT",
             "",
-            "set: export STRESSGEN_ACCOUNT=<Kubescape account ID> "
-            "(or the seed's CUSTOMER); without it the chart runs no synchronizer",
+            "set: export STRESSGEN_ACCOUNT=<account GUID> (or the seed's CUSTOMER, holding "
+            "the GUID); without it the chart runs no synchronizer",
         )
     values = {**SEED_VALUES, "clusterName": cfg.cluster_name}
     values.update(creds)
@@ -101,20 +152,49 @@ def _dump(document: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
 
 
-def secrets_of(cfg: ClusterConfig, creds: Mapping[str, str]) -> tuple[str, ...]:
-    """Every secret value an ``up`` involves: credentials and secret-looking --set values."""
-    found = [v for k, v in creds.items() if k != "server"]
-    found += [v for k, v in cfg.sets if is_secret_key(k)]
-    return tuple(v for v in found if v)
+def value_forms(value: str) -> list[str]:
+    """A ``--set`` value as written and as helm reads it (escapes undone; a ``{a,b}``
+    list and each of its items), so that every form a tool may echo is masked."""
+    forms = [value, _ESCAPE.sub(r"\1", value)]
+    if value.startswith("{") and value.endswith("}"):
+        item, chars = "", iter(value[1:-1])
+        for char in chars:
+            if char == "\\":
+                item += next(chars, "")
+            elif char == ",":
+                forms.append(item)
+                item = ""
+            else:
+                item += char
+        forms.append(item)
+    return forms
+
+
+def secrets_of(
+    cfg: ClusterConfig, creds: Mapping[str, str], also: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Every secret value an ``up`` involves: credentials, every secret-looking value the
+    ``--set`` arguments set (``a=1,accessKey=x`` included), and ``also``."""
+    found = [v for k, v in creds.items() if k != "server" and v != ACCOUNT_PLACEHOLDER]
+    for key, value in set_values(cfg):
+        if is_secret_key(key):
+            found += value_forms(value)
+    found += also
+    return tuple(dict.fromkeys(v for v in found if v))
 
 
 def _masked(creds: Mapping[str, str]) -> dict[str, str]:
-    return {k: (v if k == "server" else REDACTED) for k, v in creds.items()}
+    return {
+        k: (v if k == "server" or v == ACCOUNT_PLACEHOLDER else REDACTED) for k, v in creds.items()
+    }
 
 
-def helm_install(cfg: ClusterConfig, creds: Mapping[str, str]) -> Command:
+def helm_install(
+    cfg: ClusterConfig, creds: Mapping[str, str], also_secret: tuple[str, ...] = ()
+) -> Command:
     """``helm upgrade --install`` of the chart: the values on stdin first, then the user's
-    ``-f`` files, then the user's ``--set`` values (each overriding what came before)."""
+    ``-f`` files, then the user's ``--set`` values (each overriding what came before).
+    ``also_secret``: more values to mask in anything shown of it."""
     values = install_values(cfg, creds)
     shown = install_values(cfg, _masked(creds))
     args = ["upgrade", "--install", cfg.release, cfg.chart, "--namespace", cfg.namespace]
@@ -124,14 +204,14 @@ def helm_install(cfg: ClusterConfig, creds: Mapping[str, str]) -> Command:
     args += ["--values", "-"]
     for path in cfg.values_files:
         args += ["--values", path]
-    for key, value in cfg.sets:
-        args += ["--set", f"{key}={value}"]
+    for text in cfg.sets:
+        args += ["--set", text]
     args += ["--wait", "--timeout", f"{cfg.pods_timeout_s:.0f}s"]
     return Command(
         tuple(cfg.kube.helm_argv(*args)),
         stdin=_dump(values).encode(),
         shown_stdin=_dump(shown),
-        secrets=secrets_of(cfg, creds),
+        secrets=secrets_of(cfg, creds, also_secret),
         timeout_s=cfg.pods_timeout_s + 120.0,
     )
 
@@ -168,12 +248,14 @@ def workload_manifest(cfg: ClusterConfig) -> str:
 @dataclasses.dataclass(frozen=True)
 class ProfileWait:
     """Poll ``command`` (kubectl get applicationprofiles) until the workload's profile is
-    complete, every ``interval_s``, for at most ``timeout_s``."""
+    complete, every ``interval_s``, for at most ``timeout_s``; ``pods`` is the command
+    that lists Kubescape's pods, for the message when it gives up."""
 
     command: Command
     workload: str
     timeout_s: float
     interval_s: float
+    pods: str = "kubectl get pods -n kubescape"
 
     def display(self) -> str:
         """The command, and how it is repeated."""
@@ -186,8 +268,10 @@ class ProfileWait:
 Step = Command | ProfileWait
 
 
-def up_plan(cfg: ClusterConfig, creds: Mapping[str, str]) -> list[Step]:
-    """Every step of ``cluster up``, in order."""
+def up_plan(
+    cfg: ClusterConfig, creds: Mapping[str, str], also_secret: tuple[str, ...] = ()
+) -> list[Step]:
+    """Every step of ``cluster up``, in order (``also_secret``: see :func:`helm_install`)."""
     kube = cfg.kube
     wait = f"--timeout={cfg.pods_timeout_s:.0f}s"
     wns = cfg.workload_namespace
@@ -197,7 +281,7 @@ def up_plan(cfg: ClusterConfig, creds: Mapping[str, str]) -> list[Step]:
             tuple(kube.helm_argv("repo", "add", cfg.repo_name, cfg.repo_url, "--force-update"))
         ),
         Command(tuple(kube.helm_argv("repo", "update", cfg.repo_name)), timeout_s=180.0),
-        helm_install(cfg, creds),
+        helm_install(cfg, creds, also_secret),
         Command(
             tuple(
                 kube.kubectl_argv(
@@ -235,6 +319,7 @@ def up_plan(cfg: ClusterConfig, creds: Mapping[str, str]) -> list[Step]:
             cfg.workload_name,
             cfg.profile_timeout_s,
             cfg.poll_interval_s,
+            shlex.join(kube.kubectl_argv("get", "pods", "-n", cfg.namespace)),
         ),
     ]
 
@@ -276,8 +361,9 @@ def down_plan(cfg: ClusterConfig) -> list[Step]:
 
 def profile_state(document: Mapping[str, Any], workload: str) -> tuple[bool, str]:
     """Whether ``kubectl get applicationprofiles -o json`` shows the workload's profile
-    complete (annotations ``kubescape.io/status: completed`` and
-    ``kubescape.io/completion: complete``), and what it shows in words."""
+    done -- annotation ``kubescape.io/status: completed``, the seed's test (its
+    ``kubescape.io/completion`` may still be ``partial``: a profile learnt from a container
+    that started before node-agent) -- and what it shows in words."""
     mine = []
     for item in document.get("items") or []:
         meta = item.get("metadata") or {}
@@ -293,6 +379,6 @@ def profile_state(document: Mapping[str, Any], workload: str) -> tuple[bool, str
     for notes in mine:
         status = notes.get("kubescape.io/status", "?")
         completion = notes.get("kubescape.io/completion", "?")
-        if status == "completed" and completion == "complete":
-            return True, "complete"
+        if status == "completed":
+            return True, f"completed (completion: {completion})"
     return False, f"learning (status {status}, completion {completion})"

@@ -8,6 +8,7 @@ the rest with a :class:`~stressgen.cluster.commands.ToolError` in the tool's own
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import textwrap
 import time
@@ -18,13 +19,18 @@ from stressgen.cluster import commands
 from stressgen.cluster.commands import Command, ToolError
 from stressgen.cluster.config import ClusterConfig
 from stressgen.cluster.helm import (
+    ACCOUNT_PLACEHOLDER,
     ProfileWait,
     Step,
+    api_secrets,
+    credential_warnings,
     credentials_from_env,
     down_plan,
+    given,
     profile_state,
     up_plan,
 )
+from stressgen.cluster.target import DEFAULT_CLUSTER_URL
 
 
 def _wait_for_profile(step: ProfileWait, out: TextIO, clock: Callable[[], float]) -> None:
@@ -41,7 +47,7 @@ def _wait_for_profile(step: ProfileWait, out: TextIO, clock: Callable[[], float]
         except (ValueError, AttributeError):
             done, state = False, "unreadable answer from kubectl"
         if done:
-            print(f"Application profile of {step.workload}: complete", file=out, flush=True)
+            print(f"Application profile of {step.workload}: {state}", file=out, flush=True)
             return
         if state != said:
             print(f"Application profile of {step.workload}: {state}", file=out, flush=True)
@@ -50,7 +56,7 @@ def _wait_for_profile(step: ProfileWait, out: TextIO, clock: Callable[[], float]
             raise ToolError(
                 f"the application profile of {step.workload} was not complete within "
                 f"{step.timeout_s:g}s ({state}). Check: node-agent pods running "
-                "(kubectl get pods -n kubescape), and its learning period settings"
+                f"({step.pods}), and its learning period settings"
             )
         time.sleep(step.interval_s)
 
@@ -87,15 +93,33 @@ def cluster_up(
     *,
     dry_run: bool = False,
     out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> None:
     """Install Kubescape with runtime detection, deploy the test workload and wait until
-    its application profile is complete; credentials come from ``env``."""
+    its application profile is complete; credentials come from ``env``. Credential
+    problems that do not stop an install are warned about on ``err``, one line each; with
+    ``dry_run`` a missing account is shown as a placeholder."""
     out = out or sys.stdout
-    execute(up_plan(cfg, credentials_from_env(env)), dry_run=dry_run, out=out)
+    err = err or sys.stderr
+    creds = credentials_from_env(env)
+    warnings = []
+    if dry_run and not given(cfg, creds, "account"):
+        creds["account"] = ACCOUNT_PLACEHOLDER
+        warnings.append(
+            f"STRESSGEN_ACCOUNT is not set: shown as {ACCOUNT_PLACEHOLDER}; "
+            "without --dry-run it is needed"
+        )
+    plan = up_plan(cfg, creds, api_secrets(env))  # a missing account stops here
+    for line in [*warnings, *credential_warnings(cfg, creds, env)]:
+        print(f"stressgen: warning: {line}", file=err, flush=True)
+    execute(plan, dry_run=dry_run, out=out)
     if not dry_run:
+        flags = cfg.kube.flags()
+        if cfg.namespace != "kubescape":
+            flags += ["--kubescape-namespace", cfg.namespace]
+        run = shlex.join(["stressgen", "run", "--url", DEFAULT_CLUSTER_URL, *flags])
         print(
-            "Cluster ready: 'stressgen run --url http://localhost:8089/apis/v1/kubescape.io' "
-            "port-forwards to the synchronizer by itself.",
+            f"Cluster ready: '{run}' port-forwards to the synchronizer by itself.",
             file=out,
             flush=True,
         )

@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from stressgen.cluster.commands import Background, excerpt, find_tool
 from stressgen.cluster.config import ForwardConfig
 from stressgen.cluster.target import (
     DEFAULT_CLUSTER_URL,
     forward_decision,
+    forward_port,
     host_port,
     local_url,
     pick_local_port,
@@ -69,6 +71,12 @@ def what_to_check(cfg: ForwardConfig) -> str:
             "  stressgen doctor   (runs every check in turn)",
         ]
     )
+
+
+def exit_reason(kubectl: Background) -> str:
+    """``kubectl exited with code 1: <its last stderr line>`` (credentials masked)."""
+    said = kubectl.last_line()
+    return f"kubectl exited with code {kubectl.exit_code()}" + (f": {said}" if said else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,8 +205,7 @@ class PortForward:
             if code is None:
                 alive_at, failed_at = time.time(), self.failed_alerts()
                 continue
-            said = kubectl.output().splitlines()
-            reason = f"kubectl exited with code {code}" + (f": {said[-1]}" if said else "")
+            reason = exit_reason(kubectl)
             self._say(f"Port-forward lost ({reason}); restarting it")
             back = self._restart()
             ended = time.time()
@@ -227,6 +234,8 @@ class PortForward:
                 problem: str | None = str(exc)
             else:
                 problem = self._await_ready(self._kubectl)
+                if problem not in (None, "stopped") and self._kubectl.exit_code() is not None:
+                    problem = exit_reason(self._kubectl)
             if problem is None:
                 return True
             if problem != "stopped":
@@ -257,6 +266,10 @@ class PortForward:
         }
 
 
+def _say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)
+
+
 @contextlib.contextmanager
 def forwarded(
     url: str | None, cfg: ForwardConfig, out: TextIO
@@ -268,25 +281,35 @@ def forwarded(
         yield None, None
         return
     target = url or DEFAULT_CLUSTER_URL
-    host, port = host_port(target)
-    status = probe_healthz(host, port) if decision == "probe" else None
-    if status is not None:  # a server is there (a forward already running, an emulator...)
-        print(
-            f"{host}:{port} answers HTTP (/healthz: {status}): sending to it directly "
-            "(no port-forward started)",
-            file=out,
-            flush=True,
-        )
-        decision = "direct"
+    if decision == "probe":
+        host, port = host_port(target)
+        status = probe_healthz(host, port)
+        decision = "direct" if status == 200 else "forward"
+        if status == 200:
+            _say(
+                out,
+                f"{host}:{port}/healthz answers 200: sending to it directly "
+                "(no port-forward started)",
+            )
+        elif status is not None:
+            _say(
+                out,
+                f"{host}:{port}/healthz answers {status}, not 200: not a synchronizer, "
+                "so port-forwarding",
+            )
     if decision == "direct":
         yield target, None
         return
-    local = pick_local_port(port)
-    if local != port:
-        print(
-            f"Local port {port} is in use: forwarding from port {local} instead",
-            file=out,
-            flush=True,
+    wanted = forward_port(target, cfg.remote_port)
+    local = pick_local_port(wanted)
+    if local != wanted:
+        _say(out, f"Local port {wanted} is in use: forwarding from port {local} instead")
+    scheme = urlsplit(target).scheme
+    if scheme != "http":
+        _say(
+            out,
+            f"Sending http://, not {scheme}://, through the forward: it carries the "
+            "synchronizer's plain HTTP",
         )
     forward = PortForward(cfg, local, out=out)
     try:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
+
+from stressgen.cluster.target import is_loopback
 
 BOTTLENECK = (
     "every connection goes through one kubectl port-forward tunnel via the Kubernetes API "
     "server (the seed's port-forward bottleneck): it may cap this rate below what the "
     "synchronizer takes"
 )
+
+
+MAYBE_FORWARDED = (
+    "the target is on this machine: if it is a kubectl port-forward (one started by hand), "
+    "every connection goes through its one tunnel via the Kubernetes API server (the "
+    "seed's port-forward bottleneck), which may cap this rate"
+)
+
+
+def local_target_lines(url: str) -> list[str]:
+    """The report note of a run sent, with no forward of stressgen's, to a loopback URL;
+    none for any other URL."""
+    if not is_loopback(urlsplit(url).hostname):
+        return []
+    return [f"  Sent directly to {urlsplit(url).netloc}: {MAYBE_FORWARDED}."]
 
 
 def forward_lines(forward: dict[str, Any], alerts_failed: int) -> list[str]:

@@ -38,8 +38,8 @@ def forward_decision(mode: str, url: str | None) -> Decision:
     """What to do for ``mode`` (auto/always/never) and the run's URL (None: none given).
 
     ``emulator``: no target, use the built-in emulator; ``direct``: send to the URL as is;
-    ``probe``: a local URL in auto mode -- send to it directly if an HTTP server already
-    answers there (a forward someone already runs, a local emulator), else forward;
+    ``probe``: a local URL in auto mode -- send to it directly if ``/healthz`` answers 200
+    there (a forward someone already runs, a local emulator), else forward;
     ``forward``: start a port-forward and send through it.
     """
     if mode == "always":
@@ -58,10 +58,17 @@ def host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "localhost", parts.port or default
 
 
+def forward_port(url: str, remote_port: int) -> int:
+    """The local port a forward for ``url`` prefers: the URL's own port if it names one,
+    else the synchronizer's port (never the scheme's default, 80 or 443)."""
+    return urlsplit(url).port or remote_port
+
+
 def local_url(url: str, port: int) -> str:
-    """``url`` pointed at 127.0.0.1:``port`` (the forward's local end), path kept."""
+    """``url`` pointed at the forward's local end, http://127.0.0.1:``port``, path kept:
+    plain HTTP whatever the URL said, as the synchronizer serves (kubectl carries TCP)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, f"127.0.0.1:{port}", parts.path, parts.query, ""))
+    return urlunsplit(("http", f"127.0.0.1:{port}", parts.path, parts.query, ""))
 
 
 def probe_healthz(host: str, port: int, timeout_s: float = 1.0) -> int | None:
