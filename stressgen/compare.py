@@ -125,12 +125,16 @@ class Comparison:
 
 def compare(base: Summary, candidate: Summary, tolerances: Tolerances) -> Comparison:
     """Every row with its verdict. For ceiling reports only the ceiling is judged: the
-    other rows are measured at each one's own ceiling, so they are shown, not judged."""
+    other rows are measured at each one's own ceiling, so they are shown, not judged. A
+    ceiling report and a run report: nothing is judged."""
     t = tolerances
     judged = base.kind == "run" and candidate.kind == "run"
     notes = []
     if base.kind != candidate.kind:
-        notes.append(f"comparing a {base.kind} report with a {candidate.kind} report")
+        notes.append(
+            f"comparing a {base.kind} report with a {candidate.kind} report: shown, not judged "
+            "(only one has a ceiling, and their rows are measured at unrelated rates)"
+        )
     if judged and not math.isclose(base.target_rate, candidate.target_rate, rel_tol=1e-6):
         notes.append(
             f"the target rates differ: base {base.target_rate:,.1f}/s, "
@@ -143,8 +147,12 @@ def compare(base: Summary, candidate: Summary, tolerances: Tolerances) -> Compar
         return Row(prefix + name, unit, b, c, verdict)
 
     rows = []
-    if base.kind == "ceiling" or candidate.kind == "ceiling":
-        rows.append(_ceiling_row(base.ceiling, candidate.ceiling, t.max_ceiling_drop))
+    if base.kind == "ceiling" and candidate.kind == "ceiling":
+        ceiling_row, ceiling_notes = _ceiling_row(base, candidate, t.max_ceiling_drop)
+        rows.append(ceiling_row)
+        notes.extend(ceiling_notes)
+    elif base.kind == "ceiling" or candidate.kind == "ceiling":
+        rows.append(Row("ceiling", "/s", base.ceiling, candidate.ceiling, "info"))
     b_rate, c_rate = base.achieved_rate, candidate.achieved_rate
     rows.append(row("achieved rate", "/s", b_rate, c_rate, True, t.max_rate_drop * b_rate))
     b_ok, c_ok = base.success_rate, candidate.success_rate
@@ -163,14 +171,55 @@ def compare(base: Summary, candidate: Summary, tolerances: Tolerances) -> Compar
     return Comparison(tuple(rows), tuple(notes))
 
 
-def _ceiling_row(base: float | None, candidate: float | None, max_drop: float) -> Row:
-    if base is None or candidate is None:  # no ceiling found: below every rate tried
-        verdict = {(True, True): "ok", (True, False): "improved"}.get(
-            (base is None, candidate is None), "REGRESSED"
-        )
+def ceiling_bounds(summary: Summary) -> tuple[float, float]:
+    """Where a ceiling report's ceiling lies, ``(at least, at most)``: one point when
+    found; no upper bound when every step passed (``no-failure``); below the lowest rate
+    tried when none passed (``no-pass``)."""
+    if summary.ceiling is None:
+        return 0.0, summary.first_failure or 0.0
+    if summary.ceiling_status == "no-failure":
+        return summary.ceiling, math.inf
+    return summary.ceiling, summary.ceiling
+
+
+def _ceiling_row(base: Summary, candidate: Summary, max_drop: float) -> tuple[Row, list[str]]:
+    """The ceiling row of two ceiling reports, and notes on what their statuses mean.
+
+    Judged on what the bounds prove: REGRESSED only when the candidate's ceiling is
+    surely below the base's beyond the tolerance (a candidate that passed every step
+    never is), improved only when surely above. An interrupted search is not judged."""
+    notes = []
+    for side, s in (("base", base), ("candidate", candidate)):
+        if s.ceiling_status == "no-failure" and s.ceiling is not None:
+            notes.append(
+                f"the {side}'s ceiling is at least {s.ceiling:,.1f}/s: every step passed, "
+                "up to its --max-rate"
+            )
+        elif s.ceiling_status == "interrupted":
+            so_far = "none" if s.ceiling is None else f"{s.ceiling:,.1f}/s"
+            notes.append(
+                f"the {side}'s search was interrupted: its ceiling (highest pass so far: "
+                f"{so_far}) is partial"
+            )
+        elif s.ceiling is None:
+            lowest = "" if s.first_failure is None else f", down to {s.first_failure:,.1f}/s"
+            notes.append(f"the {side} found no ceiling: every step failed{lowest}")
+    row = Row("ceiling", "/s", base.ceiling, candidate.ceiling, "info")
+    if "interrupted" in (base.ceiling_status, candidate.ceiling_status):
+        notes.append("the ceiling is not judged: a partial search shows neither way")
+        return row, notes
+    (b_low, b_high), (c_low, c_high) = ceiling_bounds(base), ceiling_bounds(candidate)
+    slack = 1 + 1e-9  # as in judge(): 1.0 - 0.95 is a hair above 0.05
+    if c_high * slack < b_low * (1 - max_drop):
+        verdict = "REGRESSED"
+    elif c_low > b_high * (1 + max_drop) * slack:
+        verdict = "improved"
+    elif b_low == b_high and c_low == c_high and b_low > 0:
+        verdict = "ok"
     else:
-        verdict = judge(base, candidate, higher_is_better=True, allowed=max_drop * base)
-    return Row("ceiling", "/s", base, candidate, verdict)
+        verdict = "info"
+        notes.append("the ceiling is not judged: its bounds do not show which is higher")
+    return dataclasses.replace(row, verdict=verdict), notes
 
 
 # -- text --------------------------------------------------------------------------------------

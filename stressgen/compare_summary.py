@@ -38,6 +38,12 @@ class Summary:
     """``from_due`` and ``from_sent``; not mutated once built."""
     ceiling: float | None = None
     kind: str = "run"
+    ceiling_status: str | None = None
+    """A ceiling report's ``status``: ``found``, ``no-failure`` (the ceiling is at least
+    ``ceiling``), ``no-pass`` (below ``first_failure``, the lowest rate tried) or
+    ``interrupted`` (the search stopped part-way)."""
+    first_failure: float | None = None
+    """A ceiling report's lowest failing rate."""
 
     @property
     def achieved_rate(self) -> float:
@@ -74,6 +80,8 @@ class Summary:
             histograms=histograms,
             ceiling=self.ceiling,
             kind=self.kind,
+            ceiling_status=self.ceiling_status,
+            first_failure=self.first_failure,
         )
 
 
@@ -120,21 +128,26 @@ def summarize(report: Mapping[str, Any], label: str = "report") -> Summary:
 
 def _summarize_ceiling(report: Mapping[str, Any]) -> Summary:
     ceiling = report["ceiling_alerts_per_s"]
+    first_failure = report.get("first_failure_alerts_per_s")
+    bounds: dict[str, Any] = {
+        "ceiling": None if ceiling is None else float(ceiling),
+        "kind": "ceiling",
+        "ceiling_status": str(report["status"]),
+        "first_failure": None if first_failure is None else float(first_failure),
+    }
     at = [s for s in report["steps"] if s["passed"] and s["target_alerts_per_s"] == ceiling]
     if not at:  # no passing step: the numbers of the lowest failing one
         at = sorted(report["steps"], key=lambda s: s["target_alerts_per_s"])[:1]
     if not at:
         empty = {name: LatencyHistogram() for name, _ in MEASURES}
-        return Summary(0.0, 0, 0, 0, 0.0, {}, empty, ceiling=ceiling, kind="ceiling")
+        return Summary(0.0, 0, 0, 0, 0.0, {}, empty, **bounds)
     step = at[-1]
     warmup = float(report["warmup_s"])
     holds = [p for p in step["report"]["profiles"] if not is_warmup(p["name"])]
     last_send = max((p["counters"]["last_send_s"] for p in holds), default=0.0)
     span = max(warmup + float(step["hold_s"]), last_send) - warmup
     summary = _from_profiles(holds, target_rate=step["target_alerts_per_s"], span_s=span)
-    return dataclasses.replace(
-        summary, ceiling=None if ceiling is None else float(ceiling), kind="ceiling"
-    )
+    return dataclasses.replace(summary, **bounds)
 
 
 def load_summary(path: str, label: str) -> Summary:

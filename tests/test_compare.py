@@ -45,6 +45,8 @@ def summary(
     latency_ms: float = 10.0,
     ceiling: float | None = None,
     kind: str = "run",
+    status: str | None = None,
+    first_failure: float | None = None,
 ) -> Summary:
     latencies = [latency_ms] * 100
     return Summary(
@@ -57,6 +59,8 @@ def summary(
         histograms={"from_due": hist(*latencies), "from_sent": hist(*latencies)},
         ceiling=ceiling,
         kind=kind,
+        ceiling_status=status,
+        first_failure=first_failure,
     )
 
 
@@ -137,6 +141,52 @@ def test_ceiling_rows_judge_only_the_ceiling() -> None:
     none = summary(ceiling=None, kind="ceiling")
     assert verdicts(compare(base, none, Tolerances()))["ceiling"] == "REGRESSED"
     assert verdicts(compare(none, base, Tolerances()))["ceiling"] == "improved"
+
+
+def ceiling_report(status: str, ceiling: float | None, first_failure: float | None) -> Summary:
+    return summary(ceiling=ceiling, kind="ceiling", status=status, first_failure=first_failure)
+
+
+FOUND_500 = ("found", 500.0, 520.0)
+
+
+@pytest.mark.parametrize(
+    ("base", "candidate", "verdict", "note"),
+    [
+        (FOUND_500, ("found", 470.0, 480.0), "REGRESSED", None),
+        (FOUND_500, ("found", 490.0, 500.0), "ok", None),
+        # every step passed: the ceiling is at least that rate, with no upper bound
+        (FOUND_500, ("no-failure", 400.0, None), "info", "the candidate's ceiling is at least"),
+        (FOUND_500, ("no-failure", 600.0, None), "improved", "every step passed"),
+        (("no-failure", 500.0, None), ("found", 400.0, 410.0), "REGRESSED", "at least"),
+        (("no-failure", 500.0, None), ("no-failure", 500.0, None), "info", "do not show"),
+        # nothing passed: the ceiling is below the lowest rate tried
+        (FOUND_500, ("no-pass", None, 100.0), "REGRESSED", "every step failed, down to 100.0/s"),
+        (("no-pass", None, 100.0), FOUND_500, "improved", "the base found no ceiling"),
+        (("no-pass", None, 100.0), ("no-pass", None, 50.0), "info", "do not show"),
+        # a partial search is never judged, whichever way it points
+        (FOUND_500, ("interrupted", 100.0, None), "info", "search was interrupted"),
+        (("interrupted", None, None), FOUND_500, "info", "highest pass so far: none"),
+    ],
+)
+def test_ceiling_verdicts_follow_what_the_bounds_prove(
+    base: tuple[str, float | None, float | None],
+    candidate: tuple[str, float | None, float | None],
+    verdict: str,
+    note: str | None,
+) -> None:
+    comparison = compare(ceiling_report(*base), ceiling_report(*candidate), Tolerances())
+    assert verdicts(comparison)["ceiling"] == verdict
+    if note is not None:
+        assert any(note in line for line in comparison.notes), comparison.notes
+
+
+def test_a_ceiling_report_against_a_run_report_is_shown_not_judged() -> None:
+    comparison = compare(
+        ceiling_report(*FOUND_500), summary(accepted=500, latency_ms=99.0), Tolerances()
+    )
+    assert set(verdicts(comparison).values()) == {"info"}
+    assert any("comparing a ceiling report with a run report" in n for n in comparison.notes)
 
 
 def test_combine_adds_counts_and_merges_histograms() -> None:
