@@ -35,6 +35,7 @@ from stressgen.errors import ConfigError
     help="Pass/fail check at the end, repeatable: p99<500ms, success>=99.9%, rate>=99%...",
 )
 @click.option("--hlog", type=click.Path(dir_okay=False), help="Write an HdrHistogram log here.")
+@click.option("--hlog-interval", help="The log's interval (default: --progress-interval).")
 @click.option("--hgrm", type=click.Path(dir_okay=False), help="Write the percentile table here.")
 @click.option(
     "--transport",
@@ -67,6 +68,7 @@ def run_command(
     seed: int | None,
     thresholds: tuple[str, ...],
     hlog: str | None,
+    hlog_interval: str | None,
     hgrm: str | None,
     transport: str | None,
     proxy: str | None,
@@ -100,6 +102,7 @@ def run_command(
         seed=seed,
         thresholds=thresholds,
         hlog=hlog,
+        hlog_interval=hlog_interval,
         hgrm=hgrm,
         transport=transport,
         proxy=proxy,

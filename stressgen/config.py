@@ -154,6 +154,7 @@ _RUN_FIELDS: Mapping[str, tuple[str, _Check]] = MappingProxyType(
         "seed": ("seed", _optional(lambda v, f: _int(v, f, 0))),
         "thresholds": ("thresholds", parse_thresholds),
         "hlog": ("hlog", _optional(_text)),
+        "hlog_interval": ("hlog_interval_s", _optional(_duration)),
         "hgrm": ("hgrm", _optional(_text)),
         "transport": ("transport", lambda v, f: _choice(v, f, TRANSPORTS)),
         "proxy": ("proxy", _optional(_url)),
@@ -254,6 +255,8 @@ class RunConfig:
     """Checked at the end (:mod:`stressgen.thresholds`); any failed: exit code 1."""
     hlog: str | None = None
     """Where to write the HdrHistogram interval log (``--hlog``)."""
+    hlog_interval_s: float | None = None
+    """The log's interval length (``--hlog-interval``); None: the progress interval."""
     hgrm: str | None = None
     """Where to write the percentile distribution (``--hgrm``)."""
     transport: str = "auto"
@@ -301,6 +304,7 @@ def with_overrides(
     seed: int | None = None,
     thresholds: Sequence[str] | None = None,
     hlog: str | None = None,
+    hlog_interval: str | float | None = None,
     hgrm: str | None = None,
     transport: str | None = None,
     proxy: str | None = None,
@@ -324,6 +328,8 @@ def with_overrides(
         run["thresholds"] = tuple(parse_threshold(t, "--threshold") for t in thresholds)
     if hlog is not None:
         run["hlog"] = _text(hlog, "--hlog")
+    if hlog_interval is not None:
+        run["hlog_interval_s"] = _duration(hlog_interval, "--hlog-interval")
     if hgrm is not None:
         run["hgrm"] = _text(hgrm, "--hgrm")
     if transport is not None:

@@ -119,6 +119,7 @@ def test_yaml_by_content_without_extension(tmp_path: Path) -> None:
 
 def test_keys_beyond_the_seed() -> None:
     data = seed(duration_minutes=None, duration="1m30s", progress_interval="5s", timeout="2s")
+    data["hlog"], data["hlog_interval"] = "run.hlog", "10s"
     data["max_connections"] = 7  # top-level defaults for every profile...
     data["alert_profiles"] = [
         {
@@ -137,6 +138,7 @@ def test_keys_beyond_the_seed() -> None:
     cfg = from_mapping(data)
     a, b = cfg.profiles
     assert cfg.duration_s == 90.0 and cfg.progress_interval_s == 5.0
+    assert (cfg.hlog, cfg.hlog_interval_s) == ("run.hlog", 10.0)
     assert (a.rate_per_s, a.worker_count, a.alerts_per_request) == (50.0, 1, 10)
     assert (a.max_connections, b.max_connections, a.timeout_s, b.timeout_s) == (3, 7, 2.0, 2.0)
     assert (a.processes, b.processes) == (4, None)
@@ -272,6 +274,7 @@ def test_null_url_means_the_emulator() -> None:
         (seed(alert_profiles=None), "alert_profiles: None is not a non-empty list of profiles"),
         (seed(alert_profiles=["x"]), "alert_profiles[0]: 'x' is not a mapping"),
         (seed(seed=-1), "seed: -1 is not a whole number of at least 0"),
+        (seed(hlog_interval="often"), "hlog_interval: 'often' is not a duration"),
         (
             seed(durationminutes=3),
             "cfg.yaml: 'durationminutes' is not a known key (did you mean duration_minutes",

@@ -135,6 +135,22 @@ def test_recorder_groups_rounds_and_skips_an_empty_tail() -> None:
     assert [r[:3] for r in recorder.series()["profiles"]["a"]] == [[3.0, 30, 30], [6.0, 30, 30]]
 
 
+def test_log_intervals_follow_the_hlog_interval() -> None:
+    """Log intervals close at the first round at or after each multiple of the interval,
+    a late round moves the next boundary on, and the last one is closed by finish(): a
+    5 s run at 2 s intervals has ceil(5 / 2) = 3. The series keeps its row per round."""
+    recorder = IntervalRecorder({"a": 1}, keep_histograms=True, hlog_interval_s=2.0, duration_s=5.0)
+    for at in (0.9, 2.1, 2.9, 4.6, 5.0):
+        recorder.histograms("a", {"from_due": histogram([at]).to_dict()})
+        recorder.sample(at, {"a": counts(1, 1, 0)})
+    recorder.finish(5.1, {"a": counts(5, 5, 0)})
+    spans = [(i.start_s, i.end_s) for i in recorder.intervals]
+    assert spans == [(0.0, 2.1), (2.1, 4.6), (4.6, 5.1)]
+    totals = [HdrHistogram.decode(i.histograms["a"]).get_total_count() for i in recorder.intervals]
+    assert totals == [2, 2, 1]
+    assert len(recorder.series()["profiles"]["a"]) == 6
+
+
 def test_run_writes_logs_that_hdrh_reads_back(tmp_path: Path) -> None:
     """A 2.5 s run at 40/s into an emulator that takes 5 ms: the log's intervals add up
     to every answer, and each interval's max column is that interval's real max."""
@@ -149,6 +165,7 @@ def test_run_writes_logs_that_hdrh_reads_back(tmp_path: Path) -> None:
             ),
             progress_interval_s=3600,
             hlog=str(hlog),
+            hlog_interval_s=1.0,
             hgrm=str(hgrm),
             report_json=str(report_json),
         )
@@ -165,7 +182,7 @@ def test_run_writes_logs_that_hdrh_reads_back(tmp_path: Path) -> None:
     assert {tag: sum(h.get_total_count() for h in hs) for tag, hs in by_tag.items() if tag} == (
         answered
     )
-    assert len(by_tag[None]) >= 2  # about one interval a second
+    assert len(by_tag[None]) == 3  # ceil(2.5 s / 1 s), not one per progress line
 
     lines = interval_lines(hlog)
     for tag, _, _, top, blob in lines:

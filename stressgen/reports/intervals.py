@@ -5,10 +5,14 @@ The supervisor hands an :class:`IntervalRecorder` every histogram delta it merge
 time every running worker process has published once more (about once a second: their
 publish interval), each profile's cumulative live counters. Closing an interval on that
 round rather than on a clock keeps one delta per process in each interval; a clock in step
-with the publish interval would catch two in one and none in the next. Pure bookkeeping:
-no I/O, no clock. Interval histograms are plain hdrh ones with the engine's bounds: this
-runs every second in the parent, where only p99 and max are needed (a full
-``LatencyHistogram.percentiles`` walks every bucket in Python for the mean).
+with the publish interval would catch two in one and none in the next. The series gets a
+row every round (or every few, for long runs); the histogram log gets an interval per
+``hlog_interval_s`` (the progress interval unless ``--hlog-interval`` says otherwise),
+closed at the first round at or after each multiple of it inside the run, the last one
+at the end: a run of ``D`` seconds has ``ceil(D / interval)`` of them, none shorter than a
+round. Pure bookkeeping: no I/O, no clock. Interval histograms are plain hdrh ones with
+the engine's bounds: this runs every second in the parent, where only p99 and max are
+needed (a full ``LatencyHistogram.percentiles`` walks every bucket in Python for the mean).
 """
 
 from __future__ import annotations
@@ -59,9 +63,10 @@ class Interval:
 
 
 class IntervalRecorder:
-    """Accumulates histogram deltas per profile and closes an interval every
-    ``rounds_per_row`` rounds; see the module docstring. ``keep_histograms`` keeps each
-    interval's encoded histograms for a histogram log."""
+    """Accumulates histogram deltas per profile and closes a series row every
+    ``rounds_per_row`` rounds; see the module docstring. ``keep_histograms`` also keeps,
+    for a histogram log, one :class:`Interval` per ``hlog_interval_s`` of a run lasting
+    ``duration_s``."""
 
     def __init__(
         self,
@@ -69,13 +74,21 @@ class IntervalRecorder:
         *,
         rounds_per_row: int = 1,
         keep_histograms: bool = False,
+        hlog_interval_s: float = PUBLISH_INTERVAL_S,
+        duration_s: float = math.inf,
     ) -> None:
         self.alerts_per_request = dict(alerts_per_request)
         self.rounds_per_row = rounds_per_row
         self.keep_histograms = keep_histograms
+        self.hlog_interval_s = hlog_interval_s
+        self.duration_s = duration_s
         self.rows: dict[str, list[list[Any]]] = {name: [] for name in alerts_per_request}
         self.intervals: list[Interval] = []
         self._pending = {name: _histogram() for name in alerts_per_request}
+        self._log_pending = {name: _histogram() for name in alerts_per_request}
+        self._log_last_s = 0.0
+        self._log_boundary = 1
+        """The next interval closes at the first round at or after this many intervals."""
         self._last: dict[str, tuple[int, int, int, int]] = dict.fromkeys(
             alerts_per_request, (0, 0, 0, 0)
         )
@@ -84,10 +97,17 @@ class IntervalRecorder:
 
     @classmethod
     def for_config(cls, config: RunConfig, *, keep_histograms: bool) -> IntervalRecorder:
-        """A recorder for a run: about one row a second, at most ~:data:`MAX_ROWS` rows."""
+        """A recorder for a run: about one row a second, at most ~:data:`MAX_ROWS` rows;
+        log intervals of ``hlog_interval_s``, by default the progress interval."""
         rounds = max(1, math.ceil(config.duration_s / PUBLISH_INTERVAL_S / MAX_ROWS))
         apr = {p.name: p.alerts_per_request for p in config.profiles}
-        return cls(apr, rounds_per_row=rounds, keep_histograms=keep_histograms)
+        return cls(
+            apr,
+            rounds_per_row=rounds,
+            keep_histograms=keep_histograms,
+            hlog_interval_s=config.hlog_interval_s or config.progress_interval_s,
+            duration_s=config.duration_s,
+        )
 
     # the supervisor's hooks ---------------------------------------------------------------
     def histograms(self, profile: str, blobs: Mapping[str, Mapping[str, Any]]) -> None:
@@ -95,12 +115,20 @@ class IntervalRecorder:
         blob = blobs.get("from_due")
         if blob and profile in self._pending:
             self._pending[profile].decode_and_add(blob["hdr"])
+            if self.keep_histograms:
+                self._log_pending[profile].decode_and_add(blob["hdr"])
 
     def sample(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Every running worker published once more; ``counts``: cumulative, by profile."""
         self._rounds += 1
         if self._rounds % self.rounds_per_row == 0:
             self._close(elapsed_s, counts)
+        boundary = self._log_boundary * self.hlog_interval_s
+        # Multiples at or past the end are left to finish(): the last interval is whole.
+        inside = boundary < self.duration_s * (1 - 1e-9)
+        if self.keep_histograms and inside and elapsed_s >= boundary:
+            self._close_log(elapsed_s)
+            self._log_boundary = math.floor(elapsed_s / self.hlog_interval_s) + 1
 
     def finish(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Close the last interval with the run's final (exact) counters."""
@@ -108,6 +136,8 @@ class IntervalRecorder:
         pending = any(h.get_total_count() for h in self._pending.values())
         if moved or pending or not any(self.rows.values()):
             self._close(max(elapsed_s, self._last_s), counts)
+        if self.keep_histograms:
+            self._close_log(max(elapsed_s, self._log_last_s))
 
     # -------------------------------------------------------------------------------------
     def _cumulative(
@@ -120,7 +150,6 @@ class IntervalRecorder:
         return c["alerts_sent"], c["alerts_accepted"], failed, c["late_sends"]
 
     def _close(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
-        encoded: dict[str, str] = {}
         for name, hist in self._pending.items():
             now = self._cumulative(name, counts)
             delta = [max(0, a - b) for a, b in zip(now, self._last[name], strict=True)]
@@ -131,12 +160,14 @@ class IntervalRecorder:
                 p99 = hist.get_value_at_percentile(99.0) / US_PER_MS
                 top = hist.get_max_value() / US_PER_MS
             self.rows[name].append([round(elapsed_s, 3), *delta, p99, top])
-            if self.keep_histograms:
-                encoded[name] = hist.encode().decode("ascii")
             self._pending[name] = _histogram()
-        if self.keep_histograms:
-            self.intervals.append(Interval(self._last_s, elapsed_s, encoded))
         self._last_s = elapsed_s
+
+    def _close_log(self, elapsed_s: float) -> None:
+        encoded = {name: h.encode().decode("ascii") for name, h in self._log_pending.items()}
+        self.intervals.append(Interval(self._log_last_s, elapsed_s, encoded))
+        self._log_pending = {name: _histogram() for name in self._log_pending}
+        self._log_last_s = elapsed_s
 
     def series(self) -> dict[str, Any]:
         """The report's ``series``: ``{interval_s, columns, profiles: {name: rows}}``."""
