@@ -89,6 +89,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserCallbackError:
             raise  # our own bug in a callback: never hide it as a bad response
         except httptools.HttpParserError as exc:
+            self.alive = False  # never hand the next request to a broken connection
             if self.busy:
                 self._finish(None, BadResponse(str(exc)))
             self.abort()
@@ -113,11 +114,12 @@ class _Connection(asyncio.Protocol):
             self.alive = False
             pool._done(self, tag, status, None)
 
-    def request(self, length: bytes, body: bytes, tag: Any, now: float) -> None:
-        """Write one whole request (head, length line, body); its result goes to the sink."""
+    def request(self, length: bytes, body: bytes, tag: Any, asked: float) -> None:
+        """Write one whole request (head, length line, body); its result goes to the sink.
+        ``asked``: when it was handed to the transport, which its timeout counts from."""
         self.busy = True
         self.tag = tag
-        self.started = now
+        self.started = asked
         cast(asyncio.Transport, self.transport).writelines((self.pool._head, length, body))
 
     def _finish(self, status: int | None, error: BaseException | None) -> None:
@@ -164,7 +166,9 @@ class FastTransport:
         self._idle: list[_Connection] = []
         self._open_conns: set[_Connection] = set()
         """Every connection made and not yet lost: the sweep checks the busy ones."""
-        self._waiting: collections.deque[tuple[bytes, bytes, Any]] = collections.deque()
+        self._waiting: collections.deque[tuple[bytes, bytes, Any, float]] = collections.deque()
+        """Requests waiting for a connection being opened, oldest first, with the time each
+        was asked for: one timeout covers the wait and the answer, as aiohttp's total."""
         self._opening = 0
         self._sink: ResultSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,8 +191,12 @@ class FastTransport:
             if conn.alive:
                 conn.request(length, body, tag, _monotonic())
                 return
-        self._waiting.append((length, body, tag))
-        if self._opening < len(self._waiting):
+        self._waiting.append((length, body, tag, _monotonic()))
+        self._open_for_waiting()
+
+    def _open_for_waiting(self) -> None:
+        """Open connections until every waiting request has one on the way."""
+        while self._opening < len(self._waiting) and not self._closed:
             self._opening += 1
             task = cast(asyncio.AbstractEventLoop, self._loop).create_task(self._open())
             self._tasks.add(task)
@@ -213,7 +221,8 @@ class FastTransport:
                 cast("ResultSink", self._sink).on_failure(tag, error)
             return
         self._opening -= 1
-        self._open_conns.add(conn)
+        if conn.alive:  # it may have been lost already: then _lost has run
+            self._open_conns.add(conn)
         self._release(conn)
 
     def _release(self, conn: _Connection) -> None:
@@ -221,12 +230,12 @@ class FastTransport:
         if self._closed:
             conn.abort()
         elif self._waiting and conn.alive:
-            length, body, tag = self._waiting.popleft()
-            conn.request(length, body, tag, _monotonic())
+            conn.request(*self._waiting.popleft())
         elif conn.alive:
             self._idle.append(conn)
         else:
             conn.abort()
+            self._open_for_waiting()  # a request it was opened for must not be stranded
 
     def _answered(self, conn: _Connection, tag: Any, status: int) -> None:
         """A keep-alive answer: the connection is free before the sink hears of it."""
@@ -234,8 +243,7 @@ class FastTransport:
             conn.abort()
             return
         if self._waiting:
-            length, body, waiting_tag = self._waiting.popleft()
-            conn.request(length, body, waiting_tag, _monotonic())
+            conn.request(*self._waiting.popleft())
         else:
             self._idle.append(conn)
         cast("ResultSink", self._sink).on_answer(tag, status)
@@ -258,13 +266,17 @@ class FastTransport:
             self._idle.remove(conn)
 
     def _sweep(self) -> None:
-        """Abort requests older than the timeout (a few checks per timeout period)."""
+        """Fail requests asked for longer ago than the timeout, written or still waiting
+        for a connection (a few checks per timeout period)."""
         now = time.monotonic()
         expired = [c for c in self._open_conns if c.busy and now - c.started > self.timeout_s]
         for conn in expired:
             conn.alive = False  # never reused: its answer may still arrive
             conn._finish(None, RequestTimeout())
             conn.abort()
+        waiting = self._waiting
+        while waiting and now - waiting[0][3] > self.timeout_s and not self._closed:
+            cast("ResultSink", self._sink).on_failure(waiting.popleft()[2], RequestTimeout())
         if not self._closed:
             period = min(0.25, self.timeout_s / 8)
             self._sweeper = cast(asyncio.AbstractEventLoop, self._loop).call_later(
