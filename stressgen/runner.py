@@ -30,7 +30,7 @@ from stressgen.engine.report import (
     redact_url,
 )
 from stressgen.engine.supervisor import Progress, Supervisor
-from stressgen.engine.worker import WorkerSpec
+from stressgen.engine.worker import WorkerSpec, give_up_s
 from stressgen.errors import ConfigError, ExitCode
 from stressgen.payloads import AlertTemplate, alerts_url
 from stressgen.reports.hlog import write_histogram_files
@@ -178,7 +178,7 @@ def run(
             specs,
             progress_interval_s=config.progress_interval_s,
             on_progress=progress,
-            hard_deadline_s=config.duration_s + slowest + DRAIN_S + 30.0,
+            hard_deadline_s=give_up_s(config.duration_s) + slowest + DRAIN_S + 30.0,
             recorder=recorder,
         )
         if port_forward is not None:

@@ -3,6 +3,7 @@ one-line errors for bad flags and configs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -102,8 +103,17 @@ def test_profiles_lists_presets() -> None:
     ("signals", "code"),
     [([signal.SIGINT], 130), ([signal.SIGTERM], 130)],
 )
-def test_signal_gives_report_and_leaves_no_process(signals: list[int], code: int) -> None:
-    proc = start("run", "--duration", "60s", "--rate", "20/s", "--progress-interval", "1s")
+def test_signal_gives_report_and_leaves_no_process(
+    signals: list[int], code: int, tmp_path: Path
+) -> None:
+    """The report counts what the schedule asked for up to the stop: every alert due by
+    then was sent or is counted as never sent (a few due in the moment it takes the
+    signal to reach the worker may add to those), none of those due after it."""
+    report = tmp_path / "r.json"
+    proc = start(
+        "run", "--duration", "60s", "--rate", "20/s", "--progress-interval", "1s",
+        "--report-json", str(report),
+    )  # fmt: skip
     wait_for_line(proc, r"^Progress: ")
     workers = children_of(proc.pid)
     assert len(workers) >= 2  # the emulator and at least one worker process
@@ -119,6 +129,32 @@ def test_signal_gives_report_and_leaves_no_process(signals: list[int], code: int
     assert "Result: INTERRUPTED" in out
     assert "Traceback" not in err
     assert not group_alive(proc.pid), "a process of the run was left behind"
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    totals = json.loads(report.read_text())["totals"]
+    asked = totals["alerts_sent"] + totals["requests_unsent"]
+    assert 20 <= totals["expected_alerts"] <= asked <= totals["expected_alerts"] + 2, totals
+    assert totals["expected_alerts"] < 200  # due by the stop, not by the end of the drain
+
+
+def test_workers_stop_when_the_supervisor_is_killed() -> None:
+    """SIGKILL to the supervisor alone (an OOM kill, say): its workers notice within a
+    publish interval, stop sending and exit; the target sees no more alerts."""
+    with EmulatorProcess(EmulatorConfig(port=0, quiet=True)) as emu:
+        proc = start(
+            "run", "--url", emu.url, "--duration", "60s", "--rate", "50/s",
+            "--progress-interval", "1s",
+        )  # fmt: skip
+        wait_for_line(proc, r"^Progress: ")
+        workers = children_of(proc.pid)
+        assert workers
+        proc.kill()
+        proc.wait(10)
+        time.sleep(2.5)  # a publish interval and then some
+        before = emu.stats()["accepted"]
+        time.sleep(1.0)
+        assert emu.stats()["accepted"] == before, "a worker went on sending"
+        assert before > 0
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 

@@ -120,6 +120,9 @@ def test_connection_refused_is_counted_and_explained(transport: str) -> None:
     c = counters(outcome)
     assert c["requests_sent"] == 20
     assert c["failures"] == {"connection_refused": 20}
+    # A refusal is not an answer: it must not make a target that is down look fast.
+    assert outcome.report["profiles"][0]["latency_ms"]["from_due"]["count"] == 0
+    assert "latency from due : no answers" in text
     assert outcome.exit_code == ExitCode.RUN_FAILED
     assert "Result: FAILED: the target accepted no alerts" in text
     assert "port-forward" in text
@@ -134,12 +137,15 @@ def test_connection_refused_is_counted_and_explained(transport: str) -> None:
     ],
 )
 def test_each_failure_reason(fault: dict[str, Any], profile: dict[str, Any], reason: str) -> None:
+    """Each reason counted once per request; only answers (a 503 is one) are timed."""
     with emulator(**fault) as emu:
         outcome, _ = run_quietly(one_profile(emu.url, 10.0, 1.0, **profile))
         stats = emu.stats()
     c = counters(outcome)
     assert c["requests_sent"] == 10
     assert c["failures"] == {reason: 10}
+    timed = outcome.report["profiles"][0]["latency_ms"]["from_due"]["count"]
+    assert timed == (10 if reason.startswith("http_") else 0)
     assert c["requests_accepted"] == 0 == stats["accepted"]
     assert outcome.exit_code == ExitCode.RUN_FAILED
 
@@ -154,6 +160,7 @@ def test_partial_errors_counted_exactly(transport: str) -> None:
     assert c["failures"] == {"http_500": stats["injected_errors"]}
     assert c["requests_accepted"] == stats["accepted"] == 200 - stats["injected_errors"]
     assert c["statuses"] == {"202": stats["accepted"], "500": stats["injected_errors"]}
+    assert outcome.report["profiles"][0]["latency_ms"]["from_sent"]["count"] == 200
 
 
 @TRANSPORTS

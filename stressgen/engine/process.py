@@ -82,9 +82,16 @@ async def _run(spec: WorkerSpec, pipe: Connection, live: Any) -> None:
             publish()
             tick += 1
             if tick % ticks_per_publish == 0:
-                pipe.send(("hist", _deltas(sender)))
-                if os.getppid() != parent:  # the supervisor is gone: stop at once
+                # The supervisor gone (killed, crashed): stop at once, never load the
+                # target with nobody counting. Checked before the pipe, which then fails.
+                if os.getppid() != parent:
                     sender.cancel()
+                    return
+                try:
+                    pipe.send(("hist", _deltas(sender)))
+                except OSError:
+                    sender.cancel()
+                    return
 
     wait = perf_start - time.perf_counter()
     if wait > 0:
@@ -97,7 +104,8 @@ async def _run(spec: WorkerSpec, pipe: Connection, live: Any) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         publish()
-        pipe.send(("final", sender.counters.to_dict(), _deltas(sender)))
+        with contextlib.suppress(OSError):  # no supervisor left to read it
+            pipe.send(("final", sender.counters.to_dict(), _deltas(sender)))
         await transport.close()
 
 

@@ -72,7 +72,9 @@ def build_report(
     emulator_stats: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything about a run as JSON-ready data (histograms in HdrHistogram's encoding)."""
-    window = min(result.elapsed_s, config.duration_s)
+    # An interrupted run asked for the sends due before the stop, not those of the drain.
+    stopped = config.duration_s if result.stopped_s is None else result.stopped_s
+    window = min(result.elapsed_s, config.duration_s, stopped)
     expected, target_rate = _expected_alerts(config, window)
     # Sends that lag go out after the window: the rate achieved is over the real span.
     span = max([window, *(r.counters.last_send_s for r in result.profiles)])
@@ -190,9 +192,10 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
     latency = profile["latency_ms"]
     lines.append(_latency_line("latency from due ", latency["from_due"]))
     lines.append(_latency_line("latency from sent", latency["from_sent"]))
+    lateness = latency["lateness"]
     lines.append(
-        f"  late sends: {c['late_sends']} (p99 {_ms(latency['lateness']['p99'])} late, "
-        f"max {_ms(c['max_lateness_ms'])})"
+        f"  late sends: {c['late_sends']} (p99 {_ms(lateness['p99'])} late, "
+        f"max {_ms(max(lateness['max'], c['max_lateness_ms']))})"
     )
     lines.extend(f"  PROBLEM: {p}" for p in profile["problems"])
     return lines

@@ -50,6 +50,9 @@ class RunResult:
     """Wall-clock time of the first scheduled send."""
     elapsed_s: float
     interrupted: bool
+    stopped_s: float | None = None
+    """Seconds from the start to the first Ctrl-C / SIGTERM acted on (None: not stopped):
+    sends due after it were never asked for."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Supervisor:
         self._interval = LatencyHistogram()
         self.recorder = recorder
         self._round: set[int] = set()
+        self._stopped_at: float | None = None
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._signals += 1
@@ -150,6 +154,7 @@ class Supervisor:
             started_at=started_at,
             elapsed_s=max(0.0, time.time() - started_at),
             interrupted=self._signals > 0,
+            stopped_s=None if self._stopped_at is None else max(0.0, self._stopped_at - started_at),
         )
 
     # phases ------------------------------------------------------------------------
@@ -279,6 +284,8 @@ class Supervisor:
     def _act_on_signals(self, workers: list[_Worker]) -> None:
         while self._acted_on < min(self._signals, 2):
             self._acted_on += 1
+            if self._stopped_at is None:
+                self._stopped_at = time.time()
             for worker in workers:
                 if worker.process.is_alive():
                     worker.process.terminate()

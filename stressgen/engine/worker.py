@@ -26,6 +26,7 @@ LATE_SLACK_S = 0.005
 and loop scheduling make a millisecond or so normal)."""
 MIN_SLEEP_S = 0.001
 IDLE_SLICE_S = 0.05
+"""Longest sleep between checks of the stop flag while waiting for the next due send."""
 MIN_BACKLOG = 1000
 BACKLOG_PER_CONNECTION = 10
 """Due sends waiting for a free connection are bounded (memory must not grow without
@@ -34,7 +35,12 @@ MIN_OVERRUN_S = 5.0
 OVERRUN_SHARE = 0.1
 """A sender this far past the end of its schedule (max of the two) stops scheduling and
 counts the rest as unsent, rather than running on indefinitely."""
-"""Longest sleep between checks of the stop flag while waiting for the next due send."""
+
+
+def give_up_s(duration_s: float) -> float:
+    """When a sender still behind its schedule of ``duration_s`` stops scheduling: its last
+    requests are answered or time out within one timeout after this."""
+    return duration_s + max(MIN_OVERRUN_S, OVERRUN_SHARE * duration_s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +70,8 @@ class WorkerSpec:
 
 @dataclasses.dataclass
 class Histograms:
-    """The three latency measures of a profile, in microseconds."""
+    """The three latency measures of a profile, in microseconds. The first two time
+    answers (any HTTP status); a failure without one is counted by reason, not timed."""
 
     from_due: LatencyHistogram = dataclasses.field(default_factory=LatencyHistogram)
     """Answer time minus due time: what a user waiting on schedule experiences (CO-safe)."""
@@ -100,7 +107,7 @@ class ProfileSender:
         self.in_flight = 0
         self.cap = spec.profile.max_connections
         self.backlog_cap = max(MIN_BACKLOG, BACKLOG_PER_CONNECTION * self.cap)
-        self.give_up_at = spec.duration_s + max(MIN_OVERRUN_S, OVERRUN_SHARE * spec.duration_s)
+        self.give_up_at = give_up_s(spec.duration_s)
         self.alerts = spec.template.alerts_per_request
         workers = range(spec.profile.worker_count)
         self.schedules = {k: Schedule.for_worker(spec.profile, spec.duration_s, k) for k in workers}
@@ -117,6 +124,8 @@ class ProfileSender:
         }
         self.pending: collections.deque[tuple[float, int]] = collections.deque()
         self.stopping = False
+        self.stopped_at: float | None = None
+        """When :meth:`stop` was called (the clock's seconds): sends due by then were asked for."""
         self.cancelled = False
         # Bound once: these run for every request.
         self._record_lateness = self.histograms.lateness.record
@@ -160,8 +169,9 @@ class ProfileSender:
                 self._start(due, k)
             else:
                 self.pending.append((due, k))
-        # Sends already due that will never go out are counted, never dropped silently.
-        now = clock()
+        # Sends already due that will never go out are counted, never dropped silently:
+        # due by the stop, not by now (the loop may have slept past it).
+        now = clock() if self.stopped_at is None else self.stopped_at
         self.counters.unsent += sum(
             shard_count(self.schedules[k].count_due(now), n, step) for _, k, n in heap
         )
@@ -170,6 +180,8 @@ class ProfileSender:
 
     def stop(self) -> None:
         """Stop scheduling; sends not yet out are counted unsent; in-flight ones go on."""
+        if self.stopped_at is None:
+            self.stopped_at = self.clock()
         self.stopping = True
         self.counters.unsent += len(self.pending)
         self.pending.clear()
@@ -203,20 +215,21 @@ class ProfileSender:
         if self.cancelled:
             return
         self.counters.note_response(status, self.alerts)
-        self._finished(tag)
-
-    def on_failure(self, tag: tuple[float, float], error: BaseException) -> None:
-        """The transport's report of a failure: counted once under its reason."""
-        if self.cancelled:
-            return
-        self.counters.note_failure(classify_exception(error), _describe(error))
-        self._finished(tag)
-
-    def _finished(self, tag: tuple[float, float]) -> None:
         due, sent = tag
         done = self.clock()
         self._record_due(int((done - due) * 1e6))
         self._record_sent(int((done - sent) * 1e6))
+        self._finished(done)
+
+    def on_failure(self, tag: tuple[float, float], error: BaseException) -> None:
+        """The transport's report of a failure: counted once under its reason. Its time is
+        not a latency: a refused connection would make a down target look fast."""
+        if self.cancelled:
+            return
+        self.counters.note_failure(classify_exception(error), _describe(error))
+        self._finished(self.clock())
+
+    def _finished(self, done: float) -> None:
         self.in_flight -= 1
         pending = self.pending
         if pending:
