@@ -295,7 +295,7 @@ def forwarded(
             _say(
                 out,
                 f"{host}:{port}/healthz answers {status}, not 200: not a synchronizer, "
-                "so port-forwarding",
+                "so port-forwarding (--port-forward never sends to it as it is)",
             )
     if decision == "direct":
         yield target, None

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from hdrh.histogram import HdrHistogram
 
 from stressgen import __version__
-from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, add_encoded
 from stressgen.errors import ConfigError
 from stressgen.reports.intervals import Interval
 from stressgen.thresholds import merged_histogram
@@ -37,7 +37,7 @@ PERCENTILE_TICKS_PER_HALF_DISTANCE = 5
 def _histogram(blobs: Iterable[str]) -> HdrHistogram:
     hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
     for blob in blobs:
-        hist.decode_and_add(blob)
+        add_encoded(hist, blob)
     return hist
 
 

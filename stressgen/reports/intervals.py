@@ -25,7 +25,13 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from stressgen.config import RunConfig
-from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from stressgen.engine.metrics import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    add_encoded,
+    clear_histogram,
+)
 from stressgen.engine.worker import WorkerSpec
 
 SERIES_COLUMNS = (
@@ -114,9 +120,9 @@ class IntervalRecorder:
         """A worker's histogram delta (encoded, by histogram name)."""
         blob = blobs.get("from_due")
         if blob and profile in self._pending:
-            self._pending[profile].decode_and_add(blob["hdr"])
+            add_encoded(self._pending[profile], blob["hdr"])
             if self.keep_histograms:
-                self._log_pending[profile].decode_and_add(blob["hdr"])
+                add_encoded(self._log_pending[profile], blob["hdr"])
 
     def sample(self, elapsed_s: float, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Every running worker published once more; ``counts``: cumulative, by profile."""
@@ -160,13 +166,14 @@ class IntervalRecorder:
                 p99 = hist.get_value_at_percentile(99.0) / US_PER_MS
                 top = hist.get_max_value() / US_PER_MS
             self.rows[name].append([round(elapsed_s, 3), *delta, p99, top])
-            self._pending[name] = _histogram()
+            clear_histogram(hist)
         self._last_s = elapsed_s
 
     def _close_log(self, elapsed_s: float) -> None:
         encoded = {name: h.encode().decode("ascii") for name, h in self._log_pending.items()}
         self.intervals.append(Interval(self._log_last_s, elapsed_s, encoded))
-        self._log_pending = {name: _histogram() for name in self._log_pending}
+        for hist in self._log_pending.values():
+            clear_histogram(hist)
         self._log_last_s = elapsed_s
 
     def series(self) -> dict[str, Any]:
