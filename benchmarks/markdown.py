@@ -198,4 +198,33 @@ def _scaling_lines(args: argparse.Namespace, results: Results) -> list[str]:
         ratio = statistics.median(m.rate for m in two) / statistics.median(m.rate for m in one)
         verdict = "met" if ratio >= 1.7 else "not met"
         lines.append(f"| 2 / 1 | {ratio:.2f}x (target ≥ 1.7x: {verdict}) | |")
+    return lines + _held_lines(args, results)
+
+
+def _held_lines(args: argparse.Namespace, results: Results) -> list[str]:
+    if not results.held:
+        return []
+    lines = [
+        "",
+        f"Scaling at a set rate: {args.held_rate:,.0f}/s per process, `--processes` 1 and 2, "
+        f"unpinned, {args.connections} connections in all, {args.seconds} s to the end of "
+        "the schedule.",
+        "",
+        "| --processes | target/s | achieved/s | rate error | lateness p99 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for processes, runs in results.held.items():
+        if runs:
+            lines.append(
+                f"| {processes} | {processes * args.held_rate:,.0f} "
+                f"| {spread_of([r.achieved for r in runs], ',.1f')} "
+                f"| {spread_of([r.error_pct for r in runs], '+.2f')}% "
+                f"| {spread_of([r.lateness_p99_ms for r in runs], ',.2f')} ms |"
+            )
+    one, two = results.held.get(1), results.held.get(2)
+    if one and two:
+        ratio = statistics.median(r.achieved for r in two) / statistics.median(
+            r.achieved for r in one
+        )
+        lines.append(f"| 2 / 1 | | {ratio:.2f}x | | |")
     return lines

@@ -44,6 +44,8 @@ class Results:
     ceilings: dict[str, list[Throughput]]
     rates: dict[float, list[RateRun]]
     scaling: dict[int, list[Throughput]]
+    held: dict[int, list[RateRun]] = dataclasses.field(default_factory=dict)
+    """Scaling at a set rate: ``--held-rate`` per process, by process count."""
     memory: MemoryRun | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -105,6 +107,18 @@ class Session:
         """stressgen at one target rate."""
         return stressgen_rate(self.base, self.tmp, target, self.args.seconds, self.args.connections)
 
+    def held(self, processes: int) -> RateRun:
+        """stressgen at ``--held-rate`` per process, unpinned, the connections shared out."""
+        return stressgen_rate(
+            self.base,
+            self.tmp,
+            processes * self.args.held_rate,
+            self.args.seconds,
+            self.args.connections,
+            processes=processes,
+            cpu=None,
+        )
+
     def memory(self) -> MemoryRun:
         """The long run whose memory is read."""
         args = self.args
@@ -119,6 +133,7 @@ def measure(args: argparse.Namespace, clients: Sequence[str], skip: set[str]) ->
         ceilings={client: [] for client in clients},
         rates={} if "accuracy" in skip else {rate: [] for rate in args.rates},
         scaling={} if "scaling" in skip else {1: [], 2: []},
+        held={} if "scaling" in skip else {1: [], 2: []},
     )
     with tempfile.TemporaryDirectory(prefix="throughput-") as tmp_name:
         tmp = Path(tmp_name)
@@ -170,5 +185,15 @@ def _one_run(session: Session, run: int, results: Results) -> None:
             print(
                 f"run {run}: stressgen fast, --processes {processes}, both cores: "
                 f"{got.rate:,.0f} req/s, {got.cpu_us:.1f} us CPU/req",
+                flush=True,
+            )
+    for processes, held_runs in results.held.items():
+        label = f"run {run}: {processes} process(es) at {session.args.held_rate:,.0f}/s each"
+        acc = attempt(results.notes, label, partial(session.held, processes))
+        if acc is not None:
+            held_runs.append(acc)
+            print(
+                f"{label}: achieved {acc.achieved:,.1f}/s ({acc.error_pct:+.2f}%), "
+                f"{acc.failed} failed, lateness p99 {acc.lateness_p99_ms:,.2f} ms",
                 flush=True,
             )

@@ -190,12 +190,28 @@ def stressgen_ceiling(
     return Throughput.of(window.burst())
 
 
-def stressgen_rate(base: str, tmp: Path, target: float, seconds: int, connections: int) -> RateRun:
+def stressgen_rate(
+    base: str,
+    tmp: Path,
+    target: float,
+    seconds: int,
+    connections: int,
+    *,
+    processes: int = 1,
+    cpu: int | None = CLIENT_CPU,
+) -> RateRun:
     """stressgen at ``target``/s to the end of its schedule; the report says how it went."""
     report_path = tmp / "accuracy.json"
     report_path.unlink(missing_ok=True)
     argv = stressgen_argv(
-        base, report_path, rate=target, seconds=seconds, connections=connections, progress="1h"
+        base,
+        report_path,
+        rate=target,
+        seconds=seconds,
+        connections=connections,
+        processes=processes,
+        cpu=cpu,
+        progress="1h",
     )
     # a sender that lags may run on for max(5 s, 10%) after the window, then drain
     timeout = seconds * 1.1 + 5 + STOP_GRACE_S + 60

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from stressgen import presets
-from stressgen.config import ProfileConfig, RunConfig, with_overrides
+from stressgen.config import ProfileConfig, RunConfig, Stage, with_overrides
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
+from stressgen.engine.pacer import profile_schedules
 from stressgen.errors import ExitCode
 from stressgen.runner import RunOutcome, run
 
@@ -205,6 +206,43 @@ def test_bulk_requests_count_alerts(transport: str) -> None:
     t = totals(outcome)
     assert t["alerts_sent"] == 50 == t["alerts_accepted"] == stats["alerts_accepted"]
     assert stats["requests"] == 10
+
+
+@TRANSPORTS
+def test_a_stage_ramp_achieves_each_rate(transport: str) -> None:
+    """1 s at 20/s, a 2 s linear ramp to 220/s, 1 s there: 20 + 240 + 220 = 480 alerts,
+    counted alike on both sides, and each ~1 s row of the report's series holds what the
+    schedule asked for in its span (within the board's 0.1 s publishing lag)."""
+    profile = ProfileConfig(
+        name="p",
+        rate_per_s=20.0,
+        stages=(Stage(1.0, 20.0), Stage(2.0, 220.0), Stage(1.0, 220.0)),
+    )
+    with emulator() as emu:
+        config = RunConfig(
+            url=emu.url,
+            duration_s=4.0,
+            profiles=(profile,),
+            progress_interval_s=3600,
+            transport=transport,
+        )
+        outcome, text = run_quietly(config)
+        stats = emu.stats()
+    t = totals(outcome)
+    assert outcome.exit_code == ExitCode.OK, text
+    assert t["expected_alerts"] == 480
+    assert t["alerts_sent"] == t["alerts_accepted"] == stats["alerts_accepted"] == 480
+    (schedule,) = profile_schedules(profile, 4.0)
+    rows = outcome.report["series"]["profiles"]["p"]
+    assert sum(row[1] for row in rows) == 480
+    start = 0.0
+    for row in rows:
+        end = min(row[0], 4.0)
+        asked = schedule.count_due(end) - schedule.count_due(start)
+        assert row[1] == pytest.approx(asked, abs=0.15 * 220), (row, asked, rows)
+        start = end
+    per_round = [row[1] for row in rows]
+    assert per_round[0] < 40 and max(per_round) > 180, rows  # the ramp is there
 
 
 def test_no_url_runs_against_the_builtin_emulator() -> None:
