@@ -89,6 +89,8 @@ def stressgen_argv(
     argv = [sys.executable, "-m", "stressgen", "run", "--url", url, "--rate", f"{rate:g}/s"]
     argv += ["--workers", "1", "--processes", "1", "--max-connections", str(connections)]
     argv += ["--duration", f"{seconds:g}s", "--report-json", str(report)]
+    # nginx answers /healthz with 202, not 200: never mistake it for a missing port-forward.
+    argv += ["--port-forward", "never"]
     return pinned(CLIENT_CPU, argv)
 
 
