@@ -17,7 +17,7 @@ from typing import Any
 
 from stressgen.ceiling_search import StepMeasurement
 from stressgen.config import RunConfig, Stage
-from stressgen.engine.metrics import LatencyHistogram
+from stressgen.engine.histogram import LatencyHistogram
 
 WARMUP_SUFFIX = ".warmup"
 UNWRITTEN: Mapping[str, Any] = MappingProxyType(

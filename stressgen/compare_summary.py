@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from stressgen.ceiling_step import is_warmup
-from stressgen.engine.metrics import LatencyHistogram, MetricsDecodeError
+from stressgen.engine.histogram import LatencyHistogram, MetricsDecodeError
 from stressgen.errors import ConfigError
 
 MEASURES = (("from_due", "latency from due"), ("from_sent", "latency from sent"))

@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stressgen.engine.metrics import LatencyHistogram
+from stressgen.engine.histogram import LatencyHistogram
 from stressgen.errors import ConfigError
 from stressgen.units import parse_duration, parse_rate_per_second
 

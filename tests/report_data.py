@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stressgen.engine.metrics import LatencyHistogram, ProfileCounters
+from stressgen.engine.histogram import LatencyHistogram
+from stressgen.engine.metrics import ProfileCounters
 from stressgen.engine.report import verdict
 
 

@@ -18,7 +18,8 @@ from stressgen.ceiling_search import (
 )
 from stressgen.ceiling_step import is_warmup, measure_step, step_config
 from stressgen.config import ProfileConfig, RunConfig, Stage
-from stressgen.engine.metrics import LatencyHistogram, ProfileCounters
+from stressgen.engine.histogram import LatencyHistogram
+from stressgen.engine.metrics import ProfileCounters
 from stressgen.errors import ConfigError
 
 

@@ -24,7 +24,7 @@ from stressgen.compare import (
 from stressgen.compare_summary import Summary, summarize
 from stressgen.config import ProfileConfig, RunConfig
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
-from stressgen.engine.metrics import LatencyHistogram
+from stressgen.engine.histogram import LatencyHistogram
 from stressgen.errors import ConfigError, ExitCode
 from stressgen.runner import run
 

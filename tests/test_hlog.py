@@ -16,7 +16,7 @@ from hdrh.log import HistogramLogReader
 
 from stressgen.config import ProfileConfig, RunConfig
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
-from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from stressgen.engine.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 from stressgen.errors import ExitCode
 from stressgen.reports.hlog import format_hgrm, format_hlog
 from stressgen.reports.intervals import Interval, IntervalRecorder

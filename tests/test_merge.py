@@ -15,7 +15,7 @@ import pytest
 
 from stressgen.config import ProfileConfig, RunConfig
 from stressgen.emulator import EmulatorConfig, EmulatorProcess
-from stressgen.engine.metrics import LatencyHistogram
+from stressgen.engine.histogram import LatencyHistogram
 from stressgen.errors import ExitCode
 from stressgen.reports.merge import merge_reports
 from stressgen.runner import run

@@ -16,10 +16,9 @@ import aiohttp
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from stressgen.engine.histogram import LatencyHistogram, MetricsDecodeError
 from stressgen.engine.metrics import (
     MAX_SAMPLES_PER_REASON,
-    LatencyHistogram,
-    MetricsDecodeError,
     ProfileCounters,
     classify_exception,
     http_reason,
@@ -299,7 +298,7 @@ def test_fast_record_matches_hdrh_exactly() -> None:
 
     from hdrh.histogram import HdrHistogram
 
-    from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+    from stressgen.engine.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 
     rng = random.Random(5)
     values = [int(10 ** rng.uniform(0, 9.5)) for _ in range(20_000)] + [0, 1, 2047, 2048, 4095]
@@ -321,7 +320,7 @@ def test_flushes_between_records_keep_min_max_and_total() -> None:
     the histogram hdrh's record_value gives (min and max carried across flushes)."""
     from hdrh.histogram import HdrHistogram
 
-    from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+    from stressgen.engine.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 
     ours = LatencyHistogram()
     reference = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
@@ -352,7 +351,7 @@ def test_percentiles_and_mean_equal_hdrhs_own(values: list[int] | str) -> None:
 
     from hdrh.histogram import HdrHistogram
 
-    from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+    from stressgen.engine.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 
     if isinstance(values, str):
         rng = random.Random(4)

@@ -256,7 +256,7 @@ def test_no_url_runs_against_the_builtin_emulator() -> None:
 def test_report_json_holds_mergeable_histograms(tmp_path: Any) -> None:
     import orjson
 
-    from stressgen.engine.metrics import LatencyHistogram
+    from stressgen.engine.histogram import LatencyHistogram
 
     path = tmp_path / "report.json"
     with emulator() as emu:

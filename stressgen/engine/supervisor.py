@@ -18,7 +18,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from stressgen.engine import board
-from stressgen.engine.metrics import LatencyHistogram, ProfileCounters
+from stressgen.engine.histogram import LatencyHistogram
+from stressgen.engine.metrics import ProfileCounters
 from stressgen.engine.pacer import Schedule
 from stressgen.engine.process import worker_main
 from stressgen.engine.worker import Histograms, WorkerSpec, shard_count

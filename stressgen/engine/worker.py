@@ -16,7 +16,8 @@ import heapq
 from collections.abc import Callable
 
 from stressgen.config import ProfileConfig
-from stressgen.engine.metrics import LatencyHistogram, ProfileCounters, classify_exception
+from stressgen.engine.histogram import LatencyHistogram
+from stressgen.engine.metrics import ProfileCounters, classify_exception
 from stressgen.engine.pacer import Schedule
 from stressgen.engine.transport import Transport
 from stressgen.payloads import AlertTemplate, PayloadFactory

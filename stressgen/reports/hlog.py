@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from hdrh.histogram import HdrHistogram
 
 from stressgen import __version__
-from stressgen.engine.metrics import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, add_encoded
+from stressgen.engine.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, add_encoded
 from stressgen.errors import ConfigError
 from stressgen.reports.intervals import Interval
 from stressgen.thresholds import merged_histogram

@@ -25,7 +25,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from stressgen.config import RunConfig
-from stressgen.engine.metrics import (
+from stressgen.engine.histogram import (
     HIGHEST_US,
     LOWEST_US,
     SIGNIFICANT_DIGITS,

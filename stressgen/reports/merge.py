@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from stressgen import __version__
-from stressgen.engine.metrics import LatencyHistogram, MetricsDecodeError, ProfileCounters
+from stressgen.engine.histogram import LatencyHistogram, MetricsDecodeError
+from stressgen.engine.metrics import ProfileCounters
 from stressgen.engine.report import verdict
 from stressgen.errors import ConfigError
 from stressgen.thresholds import Threshold, evaluate_thresholds, parse_threshold
