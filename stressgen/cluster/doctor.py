@@ -280,26 +280,27 @@ def run_doctor(url: str | None, cfg: ForwardConfig, *, out: TextIO) -> bool:
             "https://helm.sh/docs/intro/install/, for 'stressgen cluster up'",
         )
     )
-    steps: list[tuple[str, Callable[[ForwardConfig], Check]]] = [
-        ("cluster reachable", check_context),
-        (f"namespace {cfg.namespace}", check_namespace),
-        (f"{cfg.service} pod", check_synchronizer),
+    # (name, check, whether a port-forward needs it to pass): a pod that is not ready is
+    # still worth one forward, as kubectl then says why it cannot reach it.
+    steps: list[tuple[str, Callable[[ForwardConfig], Check], bool]] = [
+        ("cluster reachable", check_context, True),
+        (f"namespace {cfg.namespace}", check_namespace, True),
+        (f"{cfg.service} pod", check_synchronizer, False),
     ]
-    blocked = "" if kubectl.status == "PASS" else "kubectl"
-    for name, step in steps:
+    blocked = forward_blocked = "" if kubectl.status == "PASS" else "kubectl"
+    for name, step, forward_needs_it in steps:
         if blocked:
             report(_skip(name, f"needs {blocked}"))
             continue
         result = report(step(cfg))
         if result.status != "PASS":
             blocked = name
+            if forward_needs_it:
+                forward_blocked = name
     target = url or DEFAULT_CLUSTER_URL
     forward = needs_forward(target, cfg)
-    # A pod that is not ready is still worth one forward: kubectl says why it cannot reach it.
-    if blocked == f"{cfg.service} pod":
-        blocked = ""
-    if forward and blocked:
-        report(_skip("endpoint", f"needs a port-forward, which needs {blocked}"))
+    if forward and forward_blocked:
+        report(_skip("endpoint", f"needs a port-forward, which needs {forward_blocked}"))
         report(_skip("test alert", "needs the endpoint"))
     else:  # decided: the endpoint check neither probes nor decides again
         direct_or_forward = dataclasses.replace(cfg, mode="always" if forward else "never")
